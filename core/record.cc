@@ -1,0 +1,221 @@
+#include "core/record.h"
+
+#include <algorithm>
+#include <cctype>
+
+namespace faultline {
+
+namespace {
+
+bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(a[i])) !=
+        std::tolower(static_cast<unsigned char>(b[i]))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+std::string_view RecordKindName(RecordKind kind) {
+  switch (kind) {
+    case RecordKind::kLog: return "log";
+    case RecordKind::kSpan: return "span";
+    case RecordKind::kMetric: return "metric";
+  }
+  return "log";
+}
+
+bool ParseRecordKind(std::string_view text, RecordKind* out) {
+  for (RecordKind kind : {RecordKind::kLog, RecordKind::kSpan, RecordKind::kMetric}) {
+    if (EqualsIgnoreCase(text, RecordKindName(kind))) {
+      *out = kind;
+      return true;
+    }
+  }
+  return false;
+}
+
+std::string_view LevelName(Level level) {
+  switch (level) {
+    case Level::kUnknown: return "UNKNOWN";
+    case Level::kTrace: return "TRACE";
+    case Level::kDebug: return "DEBUG";
+    case Level::kInfo: return "INFO";
+    case Level::kWarn: return "WARN";
+    case Level::kError: return "ERROR";
+    case Level::kFatal: return "FATAL";
+  }
+  return "UNKNOWN";
+}
+
+bool ParseLevel(std::string_view text, Level* out) {
+  struct Name {
+    std::string_view text;
+    Level level;
+  };
+  static constexpr Name kNames[] = {
+      {"info", Level::kInfo},        {"error", Level::kError},
+      {"warn", Level::kWarn},        {"warning", Level::kWarn},
+      {"debug", Level::kDebug},      {"trace", Level::kTrace},
+      {"fatal", Level::kFatal},      {"err", Level::kError},
+      {"information", Level::kInfo}, {"informational", Level::kInfo},
+      {"notice", Level::kInfo},      {"critical", Level::kFatal},
+      {"crit", Level::kFatal},       {"panic", Level::kFatal},
+      {"emerg", Level::kFatal},      {"emergency", Level::kFatal},
+      {"alert", Level::kFatal},      {"severe", Level::kError},
+      {"dbg", Level::kDebug},        {"inf", Level::kInfo},
+      {"wrn", Level::kWarn},         {"eror", Level::kError},
+      {"trc", Level::kTrace},        {"ftl", Level::kFatal},
+      {"verbose", Level::kTrace},    {"fine", Level::kDebug},
+      {"finer", Level::kTrace},      {"finest", Level::kTrace},
+      {"unknown", Level::kUnknown},
+  };
+  if (text.empty() || text.size() > 13) return false;
+  for (const Name& name : kNames) {
+    if (EqualsIgnoreCase(text, name.text)) {
+      *out = name.level;
+      return true;
+    }
+  }
+  return false;
+}
+
+std::string_view RejectReasonName(RejectReason reason) {
+  switch (reason) {
+    case RejectReason::kTruncatedJson: return "truncated_json";
+    case RejectReason::kInvalidJson: return "invalid_json";
+    case RejectReason::kInvalidUtf8: return "invalid_utf8";
+    case RejectReason::kLineTooLong: return "line_too_long";
+    case RejectReason::kMissingTimestamp: return "missing_timestamp";
+    case RejectReason::kBadTimestamp: return "bad_timestamp";
+    case RejectReason::kTimestampOutOfRange: return "timestamp_out_of_range";
+    case RejectReason::kBinary: return "binary";
+    case RejectReason::kTooDeep: return "too_deep";
+    case RejectReason::kBadDuration: return "bad_duration";
+    case RejectReason::kBadMetricValue: return "bad_metric_value";
+    case RejectReason::kTooManyFields: return "too_many_fields";
+  }
+  return "invalid_json";
+}
+
+bool ParseRejectReason(std::string_view name, RejectReason* out) {
+  for (size_t i = 0; i < kRejectReasonCount; ++i) {
+    auto reason = static_cast<RejectReason>(i);
+    if (name == RejectReasonName(reason)) {
+      *out = reason;
+      return true;
+    }
+  }
+  return false;
+}
+
+bool operator==(const Attribute& a, const Attribute& b) {
+  return a.key == b.key && a.value == b.value && a.type == b.type;
+}
+
+bool operator==(const Provenance& a, const Provenance& b) {
+  return a.source == b.source && a.partition == b.partition && a.offset == b.offset;
+}
+
+void ParseCounters::Add(const ParseCounters& other) {
+  lines += other.lines;
+  empty_lines += other.empty_lines;
+  joined_lines += other.joined_lines;
+  bytes += other.bytes;
+  for (size_t i = 0; i < kRejectReasonCount; ++i) rejects[i] += other.rejects[i];
+}
+
+uint64_t ParseCounters::TotalRejects() const {
+  uint64_t total = 0;
+  for (uint64_t count : rejects) total += count;
+  return total;
+}
+
+StrRef RecordBatch::Intern(std::string_view text) {
+  StrRef ref{static_cast<uint32_t>(arena_.size()), static_cast<uint32_t>(text.size())};
+  arena_.append(text);
+  return ref;
+}
+
+uint32_t RecordBatch::AddSource(std::string name, int32_t partition) {
+  for (size_t i = 0; i < sources_.size(); ++i) {
+    if (sources_[i].name == name && sources_[i].partition == partition) {
+      return static_cast<uint32_t>(i);
+    }
+  }
+  sources_.push_back(SourceRef{std::move(name), partition});
+  return static_cast<uint32_t>(sources_.size() - 1);
+}
+
+Record RecordBatch::ToRecord(size_t i) const {
+  const RecordRow& row = rows_[i];
+  Record record;
+  record.kind = row.kind;
+  record.ts_ns = row.ts_ns;
+  record.level = row.level;
+  record.service = std::string(Get(row.service));
+  record.message = std::string(Get(row.message));
+  record.trace_id = std::string(Get(row.trace_id));
+  record.span_id = std::string(Get(row.span_id));
+  record.parent_span_id = std::string(Get(row.parent_span_id));
+  record.name = std::string(Get(row.name));
+  record.duration_ns = row.duration_ns;
+  record.value = row.value;
+  record.attributes.reserve(row.attr_count);
+  for (uint32_t a = row.attr_begin; a < row.attr_begin + row.attr_count; ++a) {
+    const AttrRef& attr = attrs_[a];
+    record.attributes.push_back(
+        Attribute{std::string(Get(attr.key)), std::string(Get(attr.value)), attr.type});
+  }
+  if (row.source < sources_.size()) {
+    record.provenance.source = sources_[row.source].name;
+    record.provenance.partition = sources_[row.source].partition;
+  }
+  record.provenance.offset = row.offset;
+  return record;
+}
+
+void RecordBatch::Append(const Record& record) {
+  uint32_t source = AddSource(record.provenance.source, record.provenance.partition);
+  RecordRow row;
+  row.kind = record.kind;
+  row.ts_ns = record.ts_ns;
+  row.level = record.level;
+  row.service = Intern(record.service);
+  row.message = Intern(record.message);
+  row.trace_id = Intern(record.trace_id);
+  row.span_id = Intern(record.span_id);
+  row.parent_span_id = Intern(record.parent_span_id);
+  row.name = Intern(record.name);
+  row.duration_ns = record.duration_ns;
+  row.value = record.value;
+  row.attr_begin = AttrCount();
+  row.attr_count = static_cast<uint32_t>(record.attributes.size());
+  for (const Attribute& attr : record.attributes) {
+    attrs_.push_back(AttrRef{Intern(attr.key), Intern(attr.value), attr.type});
+  }
+  row.source = source;
+  row.offset = record.provenance.offset;
+  rows_.push_back(row);
+}
+
+void RecordBatch::Reserve(size_t rows, size_t arena_bytes) {
+  rows_.reserve(rows);
+  attrs_.reserve(rows * 4);
+  arena_.reserve(arena_bytes);
+}
+
+void RecordBatch::Clear() {
+  arena_.clear();
+  rows_.clear();
+  attrs_.clear();
+  sources_.clear();
+  dead_letters_.clear();
+  counters_ = ParseCounters{};
+}
+
+}  // namespace faultline

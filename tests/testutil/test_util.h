@@ -1,0 +1,47 @@
+// Test helpers shared by every faultline test: status assertions, temporary
+// directories, and paths to test data. Not thread-safe beyond what gtest is.
+#pragma once
+
+#include <filesystem>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "core/status.h"
+
+#define ASSERT_OK(expr)                                   \
+  do {                                                    \
+    const ::faultline::Status fl_s_ = (expr);             \
+    ASSERT_TRUE(fl_s_.ok()) << fl_s_.ToString();          \
+  } while (0)
+#define EXPECT_OK(expr)                                   \
+  do {                                                    \
+    const ::faultline::Status fl_s_ = (expr);             \
+    EXPECT_TRUE(fl_s_.ok()) << fl_s_.ToString();          \
+  } while (0)
+
+namespace faultline::testing {
+
+// A fresh directory under the system temp dir, removed when destroyed.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+  std::string Sub(const std::string& name) const { return (path_ / name).string(); }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// Root of the source tree (tests/data lives below it).
+std::filesystem::path SourceDir();
+// ../shared/data next to the checkout, or empty when it is not there.
+std::filesystem::path SharedDataDir();
+// Writes `contents` to `path`.
+void WriteFile(const std::string& path, const std::string& contents);
+std::string ReadFile(const std::string& path);
+
+}  // namespace faultline::testing

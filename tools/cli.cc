@@ -1,0 +1,759 @@
+#include "tools/cli.h"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "core/json_writer.h"
+#include "core/record.h"
+#include "core/time.h"
+#include "storage/reader.h"
+#include "tools/config.h"
+#include "tools/ingest_pipeline.h"
+
+namespace faultline::tools {
+
+namespace {
+
+constexpr int kExitError = 1;
+constexpr int kExitUsage = 2;
+constexpr int kExitStrict = 3;
+
+std::atomic<bool> g_interrupted{false};
+
+void OnSignal(int) { g_interrupted.store(true); }
+
+std::string DefaultDb() {
+  if (const char* env = std::getenv("FAULTLINE_DB"); env != nullptr && *env != '\0') return env;
+  return "faultline-data";
+}
+
+int Fail(const Status& status) {
+  std::fprintf(stderr, "faultline: %s\n", status.message().empty()
+                                              ? status.ToString().c_str()
+                                              : status.message().c_str());
+  return kExitError;
+}
+
+// Colours for levels when stdout is a terminal.
+struct Palette {
+  bool enabled = false;
+  const char* Level(Level level) const {
+    if (!enabled) return "";
+    switch (level) {
+      case Level::kFatal:
+      case Level::kError: return "\033[1;31m";
+      case Level::kWarn: return "\033[33m";
+      case Level::kInfo: return "\033[32m";
+      case Level::kDebug:
+      case Level::kTrace: return "\033[2m";
+      case Level::kUnknown: return "";
+    }
+    return "";
+  }
+  const char* Dim() const { return enabled ? "\033[2m" : ""; }
+  const char* Bold() const { return enabled ? "\033[1m" : ""; }
+  const char* Reset() const { return enabled ? "\033[0m" : ""; }
+};
+
+enum class OutputFormat { kText, kJson, kLogfmt };
+
+// Prints records in the chosen format, one per line.
+class RecordPrinter {
+ public:
+  RecordPrinter(OutputFormat format, bool color) : format_(format) { palette_.enabled = color; }
+
+  void Print(const Record& record) {
+    line_.clear();
+    switch (format_) {
+      case OutputFormat::kJson:
+        AppendRecordJson(&line_, record);
+        break;
+      case OutputFormat::kLogfmt:
+        AppendRecordLogfmt(&line_, record);
+        break;
+      case OutputFormat::kText:
+        AppendText(record);
+        break;
+    }
+    line_.push_back('\n');
+    std::fwrite(line_.data(), 1, line_.size(), stdout);
+  }
+
+ private:
+  void AppendText(const Record& record) {
+    char level[16];
+    std::snprintf(level, sizeof(level), "%-5s", std::string(LevelName(record.level)).c_str());
+    line_ += palette_.Dim();
+    line_ += FormatRfc3339(record.ts_ns, 3);
+    line_ += palette_.Reset();
+    line_ += ' ';
+    line_ += palette_.Bold();
+    line_ += record.service;
+    line_ += palette_.Reset();
+    line_ += ' ';
+    line_ += palette_.Level(record.level);
+    line_ += level;
+    line_ += palette_.Reset();
+    line_ += ' ';
+    switch (record.kind) {
+      case RecordKind::kLog:
+        line_ += record.message;
+        break;
+      case RecordKind::kSpan: {
+        char duration[48];
+        std::snprintf(duration, sizeof(duration), " %.3f ms",
+                      static_cast<double>(record.duration_ns) / 1e6);
+        line_ += "span ";
+        line_ += record.name;
+        line_ += duration;
+        if (!record.message.empty()) {
+          line_ += " ";
+          line_ += record.message;
+        }
+        break;
+      }
+      case RecordKind::kMetric: {
+        char value[48];
+        std::snprintf(value, sizeof(value), "%g", record.value);
+        line_ += "metric ";
+        line_ += record.name;
+        line_ += '=';
+        line_ += value;
+        break;
+      }
+    }
+    if (!record.trace_id.empty()) {
+      line_ += palette_.Dim();
+      line_ += " trace=";
+      line_ += record.trace_id;
+      line_ += palette_.Reset();
+    }
+  }
+
+  OutputFormat format_;
+  Palette palette_;
+  std::string line_;
+};
+
+Result<OutputFormat> ParseOutput(const std::string& text, bool allow_logfmt) {
+  if (text == "text") return OutputFormat::kText;
+  if (text == "json") return OutputFormat::kJson;
+  if (text == "logfmt" && allow_logfmt) return OutputFormat::kLogfmt;
+  return Status::InvalidArgument("--output must be text, json" +
+                                 std::string(allow_logfmt ? " or logfmt" : "") + ", got '" +
+                                 text + "'");
+}
+
+// "warn+" (warn and worse), "error", "warn,error".
+Result<uint32_t> ParseLevelMask(const std::string& text) {
+  uint32_t mask = 0;
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t comma = text.find(',', start);
+    std::string part = text.substr(start, comma == std::string::npos ? std::string::npos
+                                                                      : comma - start);
+    bool and_above = !part.empty() && part.back() == '+';
+    if (and_above) part.pop_back();
+    Level level;
+    if (!ParseLevel(part, &level)) {
+      return Status::InvalidArgument("--level: unknown level '" + part +
+                                     "' (trace, debug, info, warn, error, fatal; add + for "
+                                     "\"and above\", e.g. warn+)");
+    }
+    if (and_above) {
+      for (size_t l = static_cast<size_t>(level); l < kLevelCount; ++l) mask |= 1u << l;
+    } else {
+      mask |= 1u << static_cast<size_t>(level);
+    }
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return mask;
+}
+
+// Flags shared by search and tail.
+struct FilterFlags {
+  std::vector<std::string> services;
+  std::string level;
+  std::string kind;
+  std::string since;
+  std::string until;
+  std::string trace;
+  std::string grep;
+  std::string contains;
+  std::string output = "text";
+  std::string zone = "UTC";
+
+  void Add(CLI::App* app) {
+    app->add_option("--service,-s", services, "Only these services (repeat the flag)");
+    app->add_option("--level,-l", level,
+                    "Levels: 'error', 'warn+' (warn and worse), or a list 'warn,error'");
+    app->add_option("--kind", kind, "log, span or metric");
+    app->add_option("--since", since,
+                    "From this time (inclusive): RFC 3339, or a duration ago: 15m, 2h, 1d");
+    app->add_option("--until", until, "Up to this time (exclusive); same forms as --since");
+    app->add_option("--trace", trace, "Only records of this trace id");
+    app->add_option("--grep,-g", grep,
+                    "Words in the message, in order, ignoring case: --grep 'connection refused'");
+    app->add_option("--contains", contains, "Case-sensitive substring of the message (slower)");
+    app->add_option("--output,-o", output, "text, json (one record a line) or logfmt");
+    app->add_option("--zone", zone, "Zone for --since/--until without offset (default UTC)");
+  }
+
+  Result<storage::Query> ToQuery() const {
+    storage::Query query;
+    query.services = services;
+    if (!level.empty()) {
+      FL_ASSIGN_OR_RETURN(query.level_mask, ParseLevelMask(level));
+    }
+    if (!kind.empty()) {
+      RecordKind parsed;
+      if (!ParseRecordKind(kind, &parsed)) {
+        return Status::InvalidArgument("--kind must be log, span or metric, got '" + kind + "'");
+      }
+      query.kind = parsed;
+    }
+    FL_ASSIGN_OR_RETURN(TimeZone tz, TimeZone::Load(zone));
+    int64_t now = NowNanos();
+    if (!since.empty()) {
+      Result<int64_t> t = ParseTimeArg(since, now, tz);
+      if (!t.ok()) return t.status().WithContext("--since");
+      query.since_ns = *t;
+    }
+    if (!until.empty()) {
+      Result<int64_t> t = ParseTimeArg(until, now, tz);
+      if (!t.ok()) return t.status().WithContext("--until");
+      query.until_ns = *t;
+    }
+    query.trace_id = trace;
+    query.grep = grep;
+    query.contains = contains;
+    return query;
+  }
+};
+
+bool StdoutIsTerminal() { return isatty(STDOUT_FILENO) == 1; }
+
+// ---- ingest ----------------------------------------------------------------
+
+void PrintIngestSummary(const IngestSummary& summary, bool json) {
+  const ParseCounters& c = summary.counters;
+  double rate = summary.seconds > 0 ? static_cast<double>(summary.records) / summary.seconds : 0;
+  if (json) {
+    std::string out = "{\"records\":" + std::to_string(summary.records) + ",\"by_kind\":{";
+    for (size_t k = 0; k < kRecordKindCount; ++k) {
+      if (k > 0) out += ",";
+      out += "\"" + std::string(RecordKindName(static_cast<RecordKind>(k))) +
+             "\":" + std::to_string(summary.by_kind[k]);
+    }
+    out += "},\"lines\":" + std::to_string(c.lines) +
+           ",\"empty_lines\":" + std::to_string(c.empty_lines) +
+           ",\"joined_lines\":" + std::to_string(c.joined_lines) +
+           ",\"bytes\":" + std::to_string(c.bytes) +
+           ",\"dead_letters\":{\"total\":" + std::to_string(c.TotalRejects()) + ",\"by_reason\":{";
+    bool first = true;
+    for (size_t r = 0; r < kRejectReasonCount; ++r) {
+      if (c.rejects[r] == 0) continue;
+      if (!first) out += ",";
+      first = false;
+      out += "\"" + std::string(RejectReasonName(static_cast<RejectReason>(r))) +
+             "\":" + std::to_string(c.rejects[r]);
+    }
+    char secs[64];
+    std::snprintf(secs, sizeof(secs), "%.3f", summary.seconds);
+    out += "}},\"blocks\":" + std::to_string(summary.blocks) +
+           ",\"stored_bytes\":" + std::to_string(summary.stored_bytes) + ",\"seconds\":" + secs +
+           ",\"records_per_second\":" + std::to_string(static_cast<uint64_t>(rate)) +
+           ",\"files\":[";
+    for (size_t i = 0; i < summary.files.size(); ++i) {
+      const FileReport& f = summary.files[i];
+      if (i > 0) out += ",";
+      out += "{\"path\":";
+      AppendJsonString(&out, f.path);
+      out += ",\"skipped\":" + std::string(f.skipped ? "true" : "false") +
+             ",\"records\":" + std::to_string(f.records) +
+             ",\"dead_letters\":" + std::to_string(f.dead_letters);
+      if (!f.note.empty()) {
+        out += ",\"note\":";
+        AppendJsonString(&out, f.note);
+      }
+      out += "}";
+    }
+    out += "]}\n";
+    std::fputs(out.c_str(), stdout);
+    return;
+  }
+  std::printf("ingested %llu records (%llu logs, %llu spans, %llu metrics) in %.2f s: %.0f records/s\n",
+              static_cast<unsigned long long>(summary.records),
+              static_cast<unsigned long long>(summary.by_kind[0]),
+              static_cast<unsigned long long>(summary.by_kind[1]),
+              static_cast<unsigned long long>(summary.by_kind[2]), summary.seconds, rate);
+  std::printf("  %llu lines, %.1f MiB read, %llu empty, %llu continuation lines joined; %llu blocks, %.1f MiB stored\n",
+              static_cast<unsigned long long>(c.lines), static_cast<double>(c.bytes) / (1 << 20),
+              static_cast<unsigned long long>(c.empty_lines),
+              static_cast<unsigned long long>(c.joined_lines),
+              static_cast<unsigned long long>(summary.blocks),
+              static_cast<double>(summary.stored_bytes) / (1 << 20));
+  if (c.TotalRejects() == 0) {
+    std::printf("  no dead letters\n");
+  } else {
+    std::printf("  %llu dead letters:", static_cast<unsigned long long>(c.TotalRejects()));
+    for (size_t r = 0; r < kRejectReasonCount; ++r) {
+      if (c.rejects[r] == 0) continue;
+      std::printf(" %s=%llu", std::string(RejectReasonName(static_cast<RejectReason>(r))).c_str(),
+                  static_cast<unsigned long long>(c.rejects[r]));
+    }
+    std::printf("  (see: faultline deadletter list)\n");
+  }
+  uint64_t skipped = 0;
+  for (const FileReport& f : summary.files) skipped += f.skipped ? 1 : 0;
+  if (skipped > 0) {
+    std::printf("  %llu file(s) skipped as already ingested (--force to ingest again)\n",
+                static_cast<unsigned long long>(skipped));
+  }
+}
+
+int RunIngestCommand(const std::string& db, const std::string& config_path,
+                     const std::vector<std::string>& files, const std::string& service,
+                     bool force, bool strict, bool quiet, const std::string& output,
+                     int threads) {
+  Result<Config> config = LoadConfig(config_path);
+  if (!config.ok()) return Fail(config.status());
+  if (threads > 0) config->ingest.threads = threads;
+  if (output != "text" && output != "json") {
+    return Fail(Status::InvalidArgument("--output must be text or json"));
+  }
+  IngestRequest request;
+  request.db_dir = db;
+  request.files = files;
+  request.config = *config;
+  request.service = service;
+  request.force = force;
+  request.progress = !quiet && isatty(STDERR_FILENO) == 1;
+  request.notice = [quiet](const std::string& line) {
+    if (!quiet) std::fprintf(stderr, "%s\n", line.c_str());
+  };
+  Result<IngestSummary> summary = RunIngest(request);
+  if (!summary.ok()) return Fail(summary.status());
+  if (!quiet || output == "json") PrintIngestSummary(*summary, output == "json");
+  if (strict && summary->counters.TotalRejects() > 0) {
+    std::fprintf(stderr, "faultline: --strict: %llu line(s) were dead-lettered\n",
+                 static_cast<unsigned long long>(summary->counters.TotalRejects()));
+    return kExitStrict;
+  }
+  return 0;
+}
+
+// ---- search / tail -----------------------------------------------------------
+
+int RunSearchCommand(const std::string& db, const FilterFlags& flags, size_t limit, bool reverse,
+                     bool count) {
+  Result<storage::Query> query = flags.ToQuery();
+  if (!query.ok()) return Fail(query.status());
+  Result<OutputFormat> format = ParseOutput(flags.output, true);
+  if (!format.ok()) return Fail(format.status());
+  query->limit = limit;
+  query->reverse = reverse;
+  Result<std::unique_ptr<storage::Reader>> reader = storage::Reader::Open(db);
+  if (!reader.ok()) return Fail(reader.status());
+  if (count) {
+    Result<uint64_t> n = (*reader)->Count(*query);
+    if (!n.ok()) return Fail(n.status());
+    if (*format == OutputFormat::kJson) {
+      std::printf("{\"count\":%llu}\n", static_cast<unsigned long long>(*n));
+    } else {
+      std::printf("%llu\n", static_cast<unsigned long long>(*n));
+    }
+    return 0;
+  }
+  RecordPrinter printer(*format, *format == OutputFormat::kText && StdoutIsTerminal());
+  Status status = (*reader)->Search(*query, [&](const Record& record) {
+    printer.Print(record);
+    return !g_interrupted.load();
+  });
+  std::fflush(stdout);
+  if (!status.ok()) return Fail(status);
+  return 0;
+}
+
+int RunTailCommand(const std::string& db, const FilterFlags& flags, size_t lines, bool follow,
+                   int interval_ms) {
+  Result<storage::Query> query = flags.ToQuery();
+  if (!query.ok()) return Fail(query.status());
+  Result<OutputFormat> format = ParseOutput(flags.output, true);
+  if (!format.ok()) return Fail(format.status());
+  Result<std::unique_ptr<storage::Reader>> opened = storage::Reader::Open(db);
+  if (!opened.ok()) return Fail(opened.status());
+  storage::Reader& reader = **opened;
+  RecordPrinter printer(*format, *format == OutputFormat::kText && StdoutIsTerminal());
+
+  Result<uint64_t> last_seq = reader.LastBlockSeq();
+  if (!last_seq.ok()) return Fail(last_seq.status());
+  // The last N matching records, oldest first.
+  storage::Query last = *query;
+  last.limit = lines;
+  last.reverse = true;
+  std::vector<Record> recent;
+  Status status = reader.Search(last, [&](const Record& record) {
+    recent.push_back(record);
+    return true;
+  });
+  if (!status.ok()) return Fail(status);
+  for (auto it = recent.rbegin(); it != recent.rend(); ++it) printer.Print(*it);
+  std::fflush(stdout);
+  if (!follow) return 0;
+
+  uint64_t seen = *last_seq;
+  while (!g_interrupted.load()) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(interval_ms));
+    Status caught_up = reader.CatchUp();
+    if (!caught_up.ok()) return Fail(caught_up);
+    Result<uint64_t> next = reader.SearchNewBlocks(*query, seen, [&](const Record& record) {
+      printer.Print(record);
+      return !g_interrupted.load();
+    });
+    if (!next.ok()) return Fail(next.status());
+    seen = *next;
+    std::fflush(stdout);
+  }
+  return 0;
+}
+
+// ---- stats -------------------------------------------------------------------
+
+int RunStatsCommand(const std::string& db, const std::string& output) {
+  if (output != "text" && output != "json") {
+    return Fail(Status::InvalidArgument("--output must be text or json"));
+  }
+  Result<std::unique_ptr<storage::Reader>> reader = storage::Reader::Open(db);
+  if (!reader.ok()) return Fail(reader.status());
+  Result<storage::StoreStats> stats = (*reader)->Stats();
+  if (!stats.ok()) return Fail(stats.status());
+  const storage::StoreStats& s = *stats;
+  if (output == "json") {
+    std::string out = "{\"records\":" + std::to_string(s.records) + ",\"by_kind\":{";
+    for (size_t k = 0; k < kRecordKindCount; ++k) {
+      if (k > 0) out += ",";
+      out += "\"" + std::string(RecordKindName(static_cast<RecordKind>(k))) +
+             "\":" + std::to_string(s.by_kind[k]);
+    }
+    out += "},\"by_service\":{";
+    bool first = true;
+    for (const auto& [service, n] : s.by_service) {
+      if (!first) out += ",";
+      first = false;
+      AppendJsonString(&out, service);
+      out += ":" + std::to_string(n);
+    }
+    out += "},\"by_level\":{";
+    for (size_t l = 0; l < kLevelCount; ++l) {
+      if (l > 0) out += ",";
+      out += "\"" + std::string(LevelName(static_cast<Level>(l))) +
+             "\":" + std::to_string(s.by_level[l]);
+    }
+    out += "},\"dead_letters\":{\"total\":" + std::to_string(s.dead_letters) + ",\"by_reason\":{";
+    first = true;
+    for (size_t r = 0; r < kRejectReasonCount; ++r) {
+      if (s.dead_letters_by_reason[r] == 0) continue;
+      if (!first) out += ",";
+      first = false;
+      out += "\"" + std::string(RejectReasonName(static_cast<RejectReason>(r))) +
+             "\":" + std::to_string(s.dead_letters_by_reason[r]);
+    }
+    out += "},\"dropped\":" + std::to_string(s.dead_letters_dropped) + "}";
+    if (s.records > 0) {
+      out += ",\"time_range\":{\"from\":\"" + FormatRfc3339(s.min_ts_ns, 9) + "\",\"to\":\"" +
+             FormatRfc3339(s.max_ts_ns, 9) + "\"}";
+    }
+    out += ",\"lines\":" + std::to_string(s.lines) +
+           ",\"empty_lines\":" + std::to_string(s.empty_lines) +
+           ",\"blocks\":" + std::to_string(s.blocks) +
+           ",\"raw_bytes\":" + std::to_string(s.raw_bytes) +
+           ",\"stored_bytes\":" + std::to_string(s.stored_bytes) +
+           ",\"disk_bytes\":" + std::to_string(s.disk_bytes) + "}\n";
+    std::fputs(out.c_str(), stdout);
+    return 0;
+  }
+  std::printf("store      %s\n", db.c_str());
+  std::printf("records    %llu (%llu logs, %llu spans, %llu metrics)\n",
+              static_cast<unsigned long long>(s.records),
+              static_cast<unsigned long long>(s.by_kind[0]),
+              static_cast<unsigned long long>(s.by_kind[1]),
+              static_cast<unsigned long long>(s.by_kind[2]));
+  if (s.records > 0) {
+    std::printf("time range %s .. %s\n", FormatRfc3339(s.min_ts_ns, 3).c_str(),
+                FormatRfc3339(s.max_ts_ns, 3).c_str());
+  }
+  std::printf("levels    ");
+  for (size_t l = kLevelCount; l-- > 0;) {
+    if (s.by_level[l] == 0) continue;
+    std::printf(" %s=%llu", std::string(LevelName(static_cast<Level>(l))).c_str(),
+                static_cast<unsigned long long>(s.by_level[l]));
+  }
+  std::printf("\non disk    %.1f MiB (%.1f MiB of records stored as %.1f MiB in %llu blocks)\n",
+              static_cast<double>(s.disk_bytes) / (1 << 20),
+              static_cast<double>(s.raw_bytes) / (1 << 20),
+              static_cast<double>(s.stored_bytes) / (1 << 20),
+              static_cast<unsigned long long>(s.blocks));
+  std::printf("dead letters %llu", static_cast<unsigned long long>(s.dead_letters));
+  for (size_t r = 0; r < kRejectReasonCount; ++r) {
+    if (s.dead_letters_by_reason[r] == 0) continue;
+    std::printf(" %s=%llu", std::string(RejectReasonName(static_cast<RejectReason>(r))).c_str(),
+                static_cast<unsigned long long>(s.dead_letters_by_reason[r]));
+  }
+  if (s.dead_letters_dropped > 0) {
+    std::printf(" (dropped over budget: %llu)", static_cast<unsigned long long>(s.dead_letters_dropped));
+  }
+  std::printf("\nservices   %zu\n", s.by_service.size());
+  std::vector<std::pair<uint64_t, std::string>> services;
+  for (const auto& [service, n] : s.by_service) services.emplace_back(n, service);
+  std::sort(services.rbegin(), services.rend());
+  for (const auto& [n, service] : services) {
+    std::printf("  %-40s %12llu\n", service.c_str(), static_cast<unsigned long long>(n));
+  }
+  return 0;
+}
+
+// ---- deadletter ------------------------------------------------------------------
+
+int RunDeadLetterCommand(const std::string& db, bool export_raw, const std::string& reason_name,
+                         size_t limit, const std::string& output, const std::string& out_path) {
+  std::optional<RejectReason> reason;
+  if (!reason_name.empty()) {
+    RejectReason parsed;
+    if (!ParseRejectReason(reason_name, &parsed)) {
+      std::string known;
+      for (size_t r = 0; r < kRejectReasonCount; ++r) {
+        known += (r ? ", " : "") + std::string(RejectReasonName(static_cast<RejectReason>(r)));
+      }
+      return Fail(Status::InvalidArgument("--reason: unknown reason '" + reason_name +
+                                          "' (one of: " + known + ")"));
+    }
+    reason = parsed;
+  }
+  if (output != "text" && output != "json") {
+    return Fail(Status::InvalidArgument("--output must be text or json"));
+  }
+  Result<std::unique_ptr<storage::Reader>> reader = storage::Reader::Open(db);
+  if (!reader.ok()) return Fail(reader.status());
+  FILE* out = stdout;
+  if (!out_path.empty()) {
+    out = std::fopen(out_path.c_str(), "wb");
+    if (out == nullptr) return Fail(Status::IOError("cannot write " + out_path));
+  }
+  uint64_t shown = 0;
+  uint64_t truncated = 0;
+  std::string line;
+  Status status = (*reader)->ListDeadLetters(reason, limit, [&](const DeadLetter& dl) {
+    ++shown;
+    line.clear();
+    if (export_raw) {
+      if (dl.raw.size() < dl.raw_size) ++truncated;
+      line = dl.raw;
+    } else if (output == "json") {
+      line = "{\"reason\":\"" + std::string(RejectReasonName(dl.reason)) + "\",\"detail\":";
+      AppendJsonString(&line, dl.detail);
+      line += ",\"source\":";
+      AppendJsonString(&line, dl.source);
+      if (dl.partition >= 0) line += ",\"partition\":" + std::to_string(dl.partition);
+      line += ",\"offset\":" + std::to_string(dl.offset) +
+              ",\"raw_size\":" + std::to_string(dl.raw_size) + ",\"seen\":\"" +
+              FormatRfc3339(dl.seen_unix_ns, 3) + "\",\"raw\":";
+      AppendJsonString(&line, dl.raw);
+      line += "}";
+    } else {
+      std::string preview = dl.raw.substr(0, 120);
+      for (char& c : preview) {
+        if (static_cast<unsigned char>(c) < 0x20) c = '.';
+      }
+      line = std::string(RejectReasonName(dl.reason)) + "  " + dl.source + ":" +
+             std::to_string(dl.offset) + "  " + dl.detail + "\n    " + preview +
+             (dl.raw_size > preview.size() ? "…" : "");
+    }
+    line.push_back('\n');
+    std::fwrite(line.data(), 1, line.size(), out);
+    return !g_interrupted.load();
+  });
+  if (out != stdout) std::fclose(out);
+  if (!status.ok()) return Fail(status);
+  if (export_raw && truncated > 0) {
+    std::fprintf(stderr,
+                 "faultline: %llu exported line(s) were stored cut at the dead-letter cap "
+                 "(limits.max_dead_letter_raw_bytes) and are incomplete\n",
+                 static_cast<unsigned long long>(truncated));
+  }
+  if (!export_raw && output == "text" && shown == 0) std::fprintf(stderr, "no dead letters\n");
+  return 0;
+}
+
+// ---- config ----------------------------------------------------------------------
+
+int RunConfigCheck(const std::string& path) {
+  Result<Config> config = LoadConfig(path);
+  if (!config.ok()) {
+    std::fprintf(stderr, "%s\n", config.status().message().c_str());
+    return kExitError;
+  }
+  std::printf("%s: ok\n", path.c_str());
+  return 0;
+}
+
+}  // namespace
+
+int RunCli(int argc, char** argv) {
+  CLI::App app{
+      "faultline: stores the logs, spans and metrics of many services and answers what broke "
+      "first.\n\nStart with:\n  faultline ingest --db ./store app.log\n  faultline search --db "
+      "./store --level warn+ --since 1h\n  faultline stats --db ./store"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "faultline 0.1.0");
+  std::string db = DefaultDb();
+  std::string config_path;
+
+  auto add_db = [&](CLI::App* sub) {
+    sub->add_option("--db", db, "Store directory (default $FAULTLINE_DB or ./faultline-data)");
+  };
+
+  // ingest
+  CLI::App* ingest = app.add_subcommand(
+      "ingest",
+      "Read log files (plain, .gz, .zst; - for stdin) into the store.\n"
+      "Each line's shape is detected: JSON (flat, ECS, OpenTelemetry, container-wrapped), "
+      "logfmt or plain text.\nExample: faultline ingest --db ./store /var/log/app/*.log.gz");
+  add_db(ingest);
+  std::vector<std::string> files;
+  std::string service;
+  bool force = false;
+  bool strict = false;
+  bool quiet = false;
+  std::string ingest_output = "text";
+  int threads = 0;
+  ingest->add_option("--config,-c", config_path, "Config file (TOML); see docs/config.md");
+  ingest->add_option("files", files, "Files to read; - reads stdin")->required();
+  ingest->add_option("--service", service,
+                     "Service for records that name none (default: the file name)");
+  ingest->add_flag("--force", force, "Ingest files again even if already ingested");
+  ingest->add_flag("--strict", strict, "Exit with code 3 if any line was dead-lettered");
+  ingest->add_flag("--quiet,-q", quiet, "No progress and no summary");
+  ingest->add_option("--output,-o", ingest_output, "Summary as text or json");
+  ingest->add_option("--threads", threads, "Worker threads (default: one per core)");
+
+  // search
+  CLI::App* search = app.add_subcommand(
+      "search",
+      "Find records by service, level, kind, time, trace id and words.\n"
+      "Examples:\n  faultline search --service checkout --level warn+ --since 15m\n"
+      "  faultline search --trace 6f3cbf058c2765548a39ad724905d6a1 -o json\n"
+      "  faultline search --grep 'connection refused' --count");
+  add_db(search);
+  FilterFlags search_flags;
+  search_flags.Add(search);
+  size_t limit = 100;
+  bool reverse = false;
+  bool count = false;
+  bool all = false;
+  search->add_option("--limit,-n", limit, "At most this many records (default 100)");
+  search->add_flag("--all", all, "No limit");
+  search->add_flag("--reverse,-r", reverse, "Newest first");
+  search->add_flag("--count", count, "Print only the number of matching records");
+
+  // tail
+  CLI::App* tail = app.add_subcommand(
+      "tail",
+      "Show the latest records; with -f keep printing new ones as another process ingests.\n"
+      "Example: faultline tail --level error -f");
+  add_db(tail);
+  FilterFlags tail_flags;
+  tail_flags.Add(tail);
+  size_t tail_lines = 10;
+  bool follow = false;
+  int interval_ms = 500;
+  tail->add_option("--lines,-n", tail_lines, "Records to show first (default 10)");
+  tail->add_flag("--follow,-f", follow, "Keep following new records until interrupted");
+  tail->add_option("--interval-ms", interval_ms, "Poll interval with -f (default 500)")
+      ->check(CLI::Range(10, 60000));
+
+  // stats
+  CLI::App* stats = app.add_subcommand(
+      "stats", "Records by kind and service, time range, dead letters by reason, size on disk.\n"
+               "Example: faultline stats --output json");
+  add_db(stats);
+  std::string stats_output = "text";
+  stats->add_option("--output,-o", stats_output, "text or json");
+
+  // deadletter
+  CLI::App* deadletter = app.add_subcommand(
+      "deadletter",
+      "Inspect rejected lines, and export them for re-ingest once fixed.\n"
+      "Examples:\n  faultline deadletter list --reason invalid_json\n"
+      "  faultline deadletter export --out rejected.log");
+  deadletter->require_subcommand(1);
+  std::string reason;
+  size_t dl_limit = 0;
+  std::string dl_output = "text";
+  std::string dl_out;
+  CLI::App* dl_list = deadletter->add_subcommand("list", "Show dead letters with reason and position");
+  CLI::App* dl_export =
+      deadletter->add_subcommand("export", "Write the raw rejected lines, one per line");
+  for (CLI::App* sub : {dl_list, dl_export}) {
+    add_db(sub);
+    sub->add_option("--reason", reason, "Only this reason (e.g. invalid_json)");
+    sub->add_option("--limit,-n", dl_limit, "At most this many (default: all)");
+  }
+  dl_list->add_option("--output,-o", dl_output, "text or json");
+  dl_export->add_option("--out", dl_out, "Write to this file instead of stdout");
+
+  // config
+  CLI::App* config = app.add_subcommand("config", "Work with config files");
+  config->require_subcommand(1);
+  std::string check_path;
+  CLI::App* check = config->add_subcommand(
+      "check", "Validate a config file; errors name the line.\nExample: faultline config check faultline.toml");
+  check->add_option("file", check_path, "Config file (TOML)")->required();
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e);
+    return code == 0 ? 0 : kExitUsage;
+  }
+
+  std::signal(SIGINT, OnSignal);
+  std::signal(SIGTERM, OnSignal);
+  std::signal(SIGPIPE, SIG_IGN);
+
+  try {
+    if (ingest->parsed()) {
+      return RunIngestCommand(db, config_path, files, service, force, strict, quiet,
+                              ingest_output, threads);
+    }
+    if (search->parsed()) {
+      return RunSearchCommand(db, search_flags, all ? SIZE_MAX : limit, reverse, count);
+    }
+    if (tail->parsed()) return RunTailCommand(db, tail_flags, tail_lines, follow, interval_ms);
+    if (stats->parsed()) return RunStatsCommand(db, stats_output);
+    if (dl_list->parsed() || dl_export->parsed()) {
+      return RunDeadLetterCommand(db, dl_export->parsed(), reason,
+                                  dl_limit == 0 ? SIZE_MAX : dl_limit, dl_output, dl_out);
+    }
+    if (check->parsed()) return RunConfigCheck(check_path);
+  } catch (const std::exception& e) {
+    return Fail(Status::Internal(e.what()));
+  }
+  return kExitUsage;
+}
+
+}  // namespace faultline::tools

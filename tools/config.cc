@@ -1,0 +1,314 @@
+#include "tools/config.h"
+
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include <toml++/toml.h>
+
+#include "core/time.h"
+
+namespace faultline::tools {
+
+namespace {
+
+// Walks a parsed TOML table, copying known keys into Config and recording a
+// ConfigError (with its source line) for anything unknown or ill-typed.
+class ConfigReader {
+ public:
+  ConfigReader(Config* config, std::vector<ConfigError>* errors)
+      : config_(config), errors_(errors) {}
+
+  void Read(const toml::table& root) {
+    for (const auto& [key, node] : root) {
+      std::string name(key.str());
+      const toml::table* table = node.as_table();
+      if (table == nullptr) {
+        Error(node, "top-level key '" + name + "' must be a [section]");
+        continue;
+      }
+      if (name == "time") {
+        ReadTime(*table);
+      } else if (name == "limits") {
+        ReadLimits(*table);
+      } else if (name == "fields") {
+        ReadFields(*table);
+      } else if (name == "storage") {
+        ReadStorage(*table);
+      } else if (name == "ingest") {
+        ReadIngest(*table);
+      } else {
+        Error(node, "unknown section [" + name +
+                        "] (known: time, limits, fields, storage, ingest)");
+      }
+    }
+  }
+
+ private:
+  void Error(const toml::node& node, std::string message) {
+    const auto& begin = node.source().begin;
+    errors_->push_back(ConfigError{static_cast<int>(begin.line), static_cast<int>(begin.column),
+                                   std::move(message)});
+  }
+
+  void Unknown(const toml::node& node, const std::string& section, const std::string& key,
+               std::initializer_list<std::string_view> known) {
+    std::string message = "unknown key '" + key + "' in [" + section + "] (known:";
+    bool first = true;
+    for (std::string_view k : known) {
+      message += first ? " " : ", ";
+      message += k;
+      first = false;
+    }
+    message += ")";
+    Error(node, std::move(message));
+  }
+
+  // Reads an integer in [min, max] into *out.
+  template <typename T>
+  void Int(const toml::node& node, const std::string& name, int64_t min, int64_t max, T* out) {
+    std::optional<int64_t> value = node.value<int64_t>();
+    if (!value || !node.is_integer()) {
+      Error(node, name + " must be an integer");
+      return;
+    }
+    if (*value < min || *value > max) {
+      Error(node, name + " must be between " + std::to_string(min) + " and " +
+                      std::to_string(max) + ", got " + std::to_string(*value));
+      return;
+    }
+    *out = static_cast<T>(*value);
+  }
+
+  std::optional<std::string> String(const toml::node& node, const std::string& name) {
+    const auto* value = node.as_string();
+    if (value == nullptr) {
+      Error(node, name + " must be a string");
+      return std::nullopt;
+    }
+    return value->get();
+  }
+
+  void Bool(const toml::node& node, const std::string& name, bool* out) {
+    const auto* value = node.as_boolean();
+    if (value == nullptr) {
+      Error(node, name + " must be true or false");
+      return;
+    }
+    *out = value->get();
+  }
+
+  void Duration(const toml::node& node, const std::string& name, int64_t* out_ns) {
+    auto text = String(node, name);
+    if (!text) return;
+    Result<int64_t> parsed = ParseDuration(*text);
+    if (!parsed.ok() || *parsed <= 0) {
+      Error(node, name + " must be a positive duration such as \"30s\", \"15m\", \"7d\"; got \"" +
+                      *text + "\"");
+      return;
+    }
+    *out_ns = *parsed;
+  }
+
+  void ReadTime(const toml::table& table) {
+    for (const auto& [key, node] : table) {
+      std::string name(key.str());
+      if (name == "default_zone") {
+        auto text = String(node, "time.default_zone");
+        if (!text) continue;
+        Result<TimeZone> zone = TimeZone::Load(*text);
+        if (!zone.ok()) {
+          Error(node, "time.default_zone: " + zone.status().message());
+          continue;
+        }
+        config_->parser.zone = *zone;
+      } else {
+        Unknown(node, "time", name, {"default_zone"});
+      }
+    }
+  }
+
+  void ReadLimits(const toml::table& table) {
+    ingest::ParserOptions& p = config_->parser;
+    for (const auto& [key, node] : table) {
+      std::string name(key.str());
+      std::string full = "limits." + name;
+      if (name == "max_line_bytes") {
+        Int(node, full, 256, 1LL << 30, &p.max_line_bytes);
+      } else if (name == "max_depth") {
+        Int(node, full, 1, 1024, &p.max_depth);
+      } else if (name == "max_fields") {
+        Int(node, full, 1, 1'000'000, &p.max_fields);
+      } else if (name == "max_attr_value_bytes") {
+        Int(node, full, 16, 1LL << 30, &p.max_attr_value_bytes);
+      } else if (name == "max_dead_letter_raw_bytes") {
+        Int(node, full, 0, 1LL << 30, &p.max_dead_letter_raw_bytes);
+      } else if (name == "min_timestamp") {
+        auto text = String(node, full);
+        if (!text) continue;
+        int64_t ns = 0;
+        if (ParseTimestamp(*text, TimeZone(), &ns) != TimeParse::kOk) {
+          Error(node, full + " must be an RFC 3339 time, got \"" + *text + "\"");
+          continue;
+        }
+        p.min_ts_ns = ns;
+      } else if (name == "max_future") {
+        Duration(node, full, &p.max_future_ns);
+      } else {
+        Unknown(node, "limits", name,
+                {"max_line_bytes", "max_depth", "max_fields", "max_attr_value_bytes",
+                 "max_dead_letter_raw_bytes", "min_timestamp", "max_future"});
+      }
+    }
+  }
+
+  void ReadFields(const toml::table& table) {
+    ingest::FieldAliases& a = config_->parser.aliases;
+    const std::pair<std::string_view, std::vector<std::string>*> kTargets[] = {
+        {"time", &a.time},
+        {"level", &a.level},
+        {"message", &a.message},
+        {"service", &a.service},
+        {"trace_id", &a.trace_id},
+        {"span_id", &a.span_id},
+        {"parent_span_id", &a.parent_span_id},
+        {"duration", &a.duration},
+        {"metric_name", &a.metric_name},
+        {"metric_value", &a.metric_value},
+    };
+    for (const auto& [key, node] : table) {
+      std::string name(key.str());
+      std::vector<std::string>* target = nullptr;
+      for (const auto& [field, list] : kTargets) {
+        if (field == name) target = list;
+      }
+      if (target == nullptr) {
+        Unknown(node, "fields", name,
+                {"time", "level", "message", "service", "trace_id", "span_id", "parent_span_id",
+                 "duration", "metric_name", "metric_value"});
+        continue;
+      }
+      std::string full = "fields." + name;
+      if (const auto* one = node.as_string()) {
+        target->push_back(one->get());
+        continue;
+      }
+      const auto* list = node.as_array();
+      if (list == nullptr) {
+        Error(node, full + " must be a field name or a list of field names");
+        continue;
+      }
+      for (const auto& item : *list) {
+        const auto* text = item.as_string();
+        if (text == nullptr || text->get().empty()) {
+          Error(item, full + " entries must be non-empty strings");
+          continue;
+        }
+        target->push_back(text->get());
+      }
+    }
+  }
+
+  void ReadStorage(const toml::table& table) {
+    storage::StoreOptions& s = config_->store;
+    for (const auto& [key, node] : table) {
+      std::string name(key.str());
+      std::string full = "storage." + name;
+      if (name == "block_max_records") {
+        Int(node, full, 16, 1 << 20, &s.block.max_records);
+      } else if (name == "block_max_span") {
+        Duration(node, full, &s.block.max_span_ns);
+      } else if (name == "compression_level") {
+        Int(node, full, -7, 19, &s.block.compression_level);
+      } else if (name == "bloom_bits_per_key") {
+        Int(node, full, 1, 64, &s.block.bloom_bits_per_key);
+      } else if (name == "write_buffer_bytes") {
+        Int(node, full, 1 << 20, 1LL << 34, &s.write_buffer_bytes);
+      } else if (name == "sync_writes") {
+        Bool(node, full, &s.sync_writes);
+      } else {
+        Unknown(node, "storage", name,
+                {"block_max_records", "block_max_span", "compression_level",
+                 "bloom_bits_per_key", "write_buffer_bytes", "sync_writes"});
+      }
+    }
+  }
+
+  void ReadIngest(const toml::table& table) {
+    for (const auto& [key, node] : table) {
+      std::string name(key.str());
+      std::string full = "ingest." + name;
+      if (name == "threads") {
+        Int(node, full, 0, 1024, &config_->ingest.threads);
+      } else if (name == "chunk_bytes") {
+        Int(node, full, 64 << 10, 1LL << 30, &config_->ingest.chunk_bytes);
+      } else if (name == "join_multiline") {
+        Bool(node, full, &config_->parser.join_multiline);
+      } else {
+        Unknown(node, "ingest", name, {"threads", "chunk_bytes", "join_multiline"});
+      }
+    }
+  }
+
+  Config* config_;
+  std::vector<ConfigError>* errors_;
+};
+
+Status JoinErrors(const std::vector<ConfigError>& errors, const std::string& path) {
+  std::string message;
+  for (const ConfigError& error : errors) {
+    if (!message.empty()) message += "\n";
+    message += error.ToString(path);
+  }
+  return Status::InvalidArgument(std::move(message));
+}
+
+}  // namespace
+
+std::string ConfigError::ToString(const std::string& path) const {
+  std::string out = path;
+  if (line > 0) out += ":" + std::to_string(line) + ":" + std::to_string(column);
+  out += ": ";
+  out += message;
+  return out;
+}
+
+Config DefaultConfig() { return Config{}; }
+
+Result<Config> ParseConfig(const std::string& text, const std::string& path,
+                           std::vector<ConfigError>* errors) {
+  Config config;
+  config.path = path;
+  toml::table root;
+  // toml++ is built with exceptions; this is the one place they are caught
+  // and turned into errors with a position.
+  try {
+    root = toml::parse(text, path);
+  } catch (const toml::parse_error& error) {
+    const auto& begin = error.source().begin;
+    errors->push_back(ConfigError{static_cast<int>(begin.line), static_cast<int>(begin.column),
+                                  std::string(error.description())});
+    return JoinErrors(*errors, path);
+  }
+  ConfigReader(&config, errors).Read(root);
+  if (errors->empty()) {
+    Status parser_ok = config.parser.Validate();
+    if (!parser_ok.ok()) errors->push_back(ConfigError{0, 0, parser_ok.message()});
+    Status store_ok = config.store.Validate();
+    if (!store_ok.ok()) errors->push_back(ConfigError{0, 0, store_ok.message()});
+  }
+  if (!errors->empty()) return JoinErrors(*errors, path);
+  return config;
+}
+
+Result<Config> LoadConfig(const std::string& path) {
+  if (path.empty()) return DefaultConfig();
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::NotFound("cannot read config file " + path);
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  std::vector<ConfigError> errors;
+  return ParseConfig(buffer.str(), path, &errors);
+}
+
+}  // namespace faultline::tools

@@ -44,4 +44,16 @@ std::filesystem::path SharedDataDir();
 void WriteFile(const std::string& path, const std::string& contents);
 std::string ReadFile(const std::string& path);
 
+struct CommandResult {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+// Runs `command` through /bin/sh, capturing stdout and stderr.
+CommandResult RunCommand(const std::string& command);
+// Quotes `arg` for /bin/sh.
+std::string ShellQuote(const std::string& arg);
+// The faultline executable under test ($FAULTLINE_BINARY).
+std::string FaultlineBinary();
+
 }  // namespace faultline::testing

@@ -1,0 +1,250 @@
+// End-to-end tests of the faultline executable: ingest, search, stats,
+// dead letters, config check and error handling, run as a user would.
+#include <gtest/gtest.h>
+
+#include <regex>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "tests/testutil/test_util.h"
+
+namespace faultline {
+namespace {
+
+using testing::CommandResult;
+using testing::RunCommand;
+using testing::ShellQuote;
+
+std::string Fl() { return ShellQuote(testing::FaultlineBinary()); }
+
+std::string SamplePath() {
+  return (testing::SourceDir() / "scripts" / "sample" / "shop.log.gz").string();
+}
+
+std::vector<std::string> Lines(const std::string& text) {
+  std::vector<std::string> lines;
+  std::stringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) lines.push_back(line);
+  return lines;
+}
+
+// Extracts "key":<integer> from a JSON text (first occurrence after `after`).
+long long JsonInt(const std::string& json, const std::string& key, const std::string& after = "") {
+  size_t start = after.empty() ? 0 : json.find("\"" + after + "\"");
+  if (start == std::string::npos) return -1;
+  std::regex re("\"" + key + "\":(-?[0-9]+)");
+  std::smatch m;
+  std::string rest = json.substr(start);
+  if (!std::regex_search(rest, m, re)) return -1;
+  return std::stoll(m[1]);
+}
+
+class CliTest : public ::testing::Test {
+ protected:
+  std::string Db() const { return ShellQuote(dir_.Sub("store")); }
+  CommandResult Ingest(const std::string& args) {
+    return RunCommand(Fl() + " ingest --db " + Db() + " " + args);
+  }
+  testing::TempDir dir_;
+};
+
+TEST_F(CliTest, IngestsSampleAndCountsEveryLine) {
+  CommandResult r = Ingest("--output json " + ShellQuote(SamplePath()));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  long long lines = JsonInt(r.out, "lines");
+  long long records = JsonInt(r.out, "records");
+  long long empty = JsonInt(r.out, "empty_lines");
+  long long joined = JsonInt(r.out, "joined_lines");
+  long long dead = JsonInt(r.out, "total", "dead_letters");
+  ASSERT_GT(lines, 10000);
+  // Every physical line is accounted for: a record, a joined continuation,
+  // an empty line or a dead letter.
+  EXPECT_EQ(records + joined + empty + dead, lines) << r.out;
+  EXPECT_EQ(empty, 1) << r.out;
+  EXPECT_EQ(joined, 8) << r.out;  // two stack traces of 4 continuation lines
+  EXPECT_EQ(dead, 6) << r.out;
+  EXPECT_EQ(JsonInt(r.out, "truncated_json"), 2) << r.out;
+  EXPECT_EQ(JsonInt(r.out, "missing_timestamp"), 1) << r.out;
+  EXPECT_EQ(JsonInt(r.out, "bad_timestamp"), 1) << r.out;
+  EXPECT_EQ(JsonInt(r.out, "invalid_utf8"), 1) << r.out;
+  EXPECT_EQ(JsonInt(r.out, "binary"), 1) << r.out;
+  EXPECT_GT(JsonInt(r.out, "span", "by_kind"), 0);
+  EXPECT_EQ(JsonInt(r.out, "metric", "by_kind"), 60);
+
+  CommandResult stats = RunCommand(Fl() + " stats --db " + Db() + " --output json");
+  ASSERT_EQ(stats.exit_code, 0) << stats.err;
+  EXPECT_EQ(JsonInt(stats.out, "records"), records);
+  EXPECT_EQ(JsonInt(stats.out, "total", "dead_letters"), 6);
+  for (const char* service :
+       {"api-gateway", "checkout", "payments", "inventory", "shop"}) {
+    EXPECT_NE(stats.out.find("\"" + std::string(service) + "\":"), std::string::npos)
+        << service << " missing in " << stats.out;
+  }
+}
+
+TEST_F(CliTest, SecondIngestOfSameFileIsSkippedAndForceReingests) {
+  ASSERT_EQ(Ingest("-q " + ShellQuote(SamplePath())).exit_code, 0);
+  CommandResult again = Ingest("--output json " + ShellQuote(SamplePath()));
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_EQ(JsonInt(again.out, "records"), 0);
+  EXPECT_NE(again.out.find("\"skipped\":true"), std::string::npos) << again.out;
+  CommandResult count1 = RunCommand(Fl() + " search --db " + Db() + " --count");
+  ASSERT_EQ(count1.exit_code, 0) << count1.err;
+
+  // A copy under another name is the same content: also skipped.
+  std::string copy = dir_.Sub("renamed.log.gz");
+  ASSERT_EQ(RunCommand("cp " + ShellQuote(SamplePath()) + " " + ShellQuote(copy)).exit_code, 0);
+  CommandResult renamed = Ingest("--output json " + ShellQuote(copy));
+  EXPECT_EQ(JsonInt(renamed.out, "records"), 0) << renamed.out;
+
+  CommandResult forced = Ingest("--force --output json " + ShellQuote(SamplePath()));
+  ASSERT_EQ(forced.exit_code, 0) << forced.err;
+  CommandResult count2 = RunCommand(Fl() + " search --db " + Db() + " --count");
+  EXPECT_EQ(std::stoll(count2.out), 2 * std::stoll(count1.out));
+}
+
+TEST_F(CliTest, StrictExitsThreeOnDeadLetters) {
+  CommandResult r = Ingest("--strict -q " + ShellQuote(SamplePath()));
+  EXPECT_EQ(r.exit_code, 3);
+  EXPECT_NE(r.err.find("dead-lettered"), std::string::npos) << r.err;
+}
+
+TEST_F(CliTest, TraceSearchFindsTheRequestAcrossServicesAndShapes) {
+  ASSERT_EQ(Ingest("-q " + ShellQuote(SamplePath())).exit_code, 0);
+  CommandResult first = RunCommand(Fl() + " search --db " + Db() +
+                                   " --service checkout --level error --limit 1 -o json");
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(first.out, m, std::regex("\"trace_id\":\"([0-9a-f]{32})\"")))
+      << first.out;
+  std::string trace = m[1];
+  CommandResult r = RunCommand(Fl() + " search --db " + Db() + " --trace " + trace + " -o json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::set<std::string> services;
+  long long last_ts = 0;
+  for (const std::string& line : Lines(r.out)) {
+    EXPECT_NE(line.find("\"trace_id\":\"" + trace + "\""), std::string::npos) << line;
+    std::smatch s;
+    ASSERT_TRUE(std::regex_search(line, s, std::regex("\"service\":\"([^\"]+)\"")));
+    services.insert(s[1]);
+    long long ts = JsonInt(line, "ts_ns");
+    EXPECT_GE(ts, last_ts) << "results out of time order";
+    last_ts = ts;
+  }
+  // gateway (flat JSON + span), checkout (ECS), payments (OpenTelemetry + span).
+  EXPECT_TRUE(services.count("api-gateway") && services.count("checkout") &&
+              services.count("payments"))
+      << r.out;
+}
+
+TEST_F(CliTest, LevelAndTimeFiltersAndOutputFormats) {
+  ASSERT_EQ(Ingest("-q " + ShellQuote(SamplePath())).exit_code, 0);
+  std::string base = Fl() + " search --db " + Db();
+  CommandResult errors = RunCommand(base + " --level error+ --since 2026-11-24T09:19:00Z --until "
+                                           "2026-11-24T09:30:00Z --all -o json");
+  ASSERT_EQ(errors.exit_code, 0) << errors.err;
+  std::vector<std::string> lines = Lines(errors.out);
+  ASSERT_GT(lines.size(), 50u);
+  for (const std::string& line : lines) {
+    EXPECT_TRUE(line.find("\"level\":\"ERROR\"") != std::string::npos ||
+                line.find("\"level\":\"FATAL\"") != std::string::npos)
+        << line;
+    long long ts = JsonInt(line, "ts_ns");
+    EXPECT_GE(ts, 1795511940LL * 1000000000);  // 2026-11-24T09:19:00Z
+  }
+  CommandResult count = RunCommand(base + " --level error+ --since 2026-11-24T09:19:00Z --until "
+                                          "2026-11-24T09:30:00Z --count");
+  EXPECT_EQ(std::stoul(count.out), lines.size());
+
+  CommandResult logfmt = RunCommand(base + " --service inventory --limit 3 -o logfmt");
+  ASSERT_EQ(logfmt.exit_code, 0);
+  ASSERT_EQ(Lines(logfmt.out).size(), 3u);
+  EXPECT_NE(logfmt.out.find("service=inventory"), std::string::npos) << logfmt.out;
+
+  CommandResult text = RunCommand(base + " --grep 'connection is not available' --limit 1");
+  ASSERT_EQ(text.exit_code, 0);
+  EXPECT_NE(text.out.find("payments ERROR"), std::string::npos) << text.out;
+
+  CommandResult reversed = RunCommand(base + " --reverse --limit 2 -o json");
+  std::vector<std::string> rl = Lines(reversed.out);
+  ASSERT_EQ(rl.size(), 2u);
+  EXPECT_GE(JsonInt(rl[0], "ts_ns"), JsonInt(rl[1], "ts_ns"));
+}
+
+TEST_F(CliTest, DeadLettersListAndExportRoundTrip) {
+  ASSERT_EQ(Ingest("-q " + ShellQuote(SamplePath())).exit_code, 0);
+  CommandResult list = RunCommand(Fl() + " deadletter list --db " + Db() + " -o json");
+  ASSERT_EQ(list.exit_code, 0) << list.err;
+  EXPECT_EQ(Lines(list.out).size(), 6u) << list.out;
+  EXPECT_NE(list.out.find("\"reason\":\"binary\""), std::string::npos);
+  CommandResult only = RunCommand(Fl() + " deadletter list --db " + Db() +
+                                  " --reason truncated_json -o json");
+  EXPECT_EQ(Lines(only.out).size(), 2u) << only.out;
+
+  std::string exported = dir_.Sub("rejected.log");
+  CommandResult ex = RunCommand(Fl() + " deadletter export --db " + Db() + " --out " +
+                                ShellQuote(exported));
+  ASSERT_EQ(ex.exit_code, 0) << ex.err;
+  // Re-ingesting the exported raw lines rejects them again for the same reasons.
+  std::string db2 = ShellQuote(dir_.Sub("store2"));
+  CommandResult again = RunCommand(Fl() + " ingest --db " + db2 + " --output json " +
+                                   ShellQuote(exported));
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_EQ(JsonInt(again.out, "total", "dead_letters"), 6) << again.out;
+  EXPECT_EQ(JsonInt(again.out, "truncated_json"), 2) << again.out;
+}
+
+TEST_F(CliTest, StdinIngest) {
+  CommandResult r = RunCommand("printf '%s\\n' '{\"ts\":\"2026-01-01T00:00:00Z\",\"level\":\"warn\","
+                               "\"msg\":\"disk almost full\"}' | " +
+                               Fl() + " ingest --db " + Db() + " --service node-1 --output json -");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(JsonInt(r.out, "records"), 1);
+  CommandResult s = RunCommand(Fl() + " search --db " + Db() + " -o json");
+  EXPECT_NE(s.out.find("\"service\":\"node-1\""), std::string::npos) << s.out;
+  EXPECT_NE(s.out.find("\"level\":\"WARN\""), std::string::npos) << s.out;
+}
+
+TEST_F(CliTest, ErrorsAreOneLineAndNonZero) {
+  CommandResult missing_db =
+      RunCommand(Fl() + " search --db " + ShellQuote(dir_.Sub("nothing-here")));
+  EXPECT_EQ(missing_db.exit_code, 1);
+  EXPECT_EQ(Lines(missing_db.err).size(), 1u) << missing_db.err;
+  EXPECT_NE(missing_db.err.find("no faultline store"), std::string::npos) << missing_db.err;
+
+  CommandResult missing_file = Ingest(ShellQuote(dir_.Sub("no-such.log")));
+  EXPECT_EQ(missing_file.exit_code, 1);
+  EXPECT_NE(missing_file.err.find("no-such.log"), std::string::npos) << missing_file.err;
+
+  CommandResult bad_level = RunCommand(Fl() + " search --db " + Db() + " --level loud");
+  EXPECT_EQ(bad_level.exit_code, 1);
+  EXPECT_NE(bad_level.err.find("unknown level 'loud'"), std::string::npos) << bad_level.err;
+
+  CommandResult bad_flag = RunCommand(Fl() + " search --bogus");
+  EXPECT_EQ(bad_flag.exit_code, 2);
+
+  CommandResult help = RunCommand(Fl() + " search --help");
+  EXPECT_EQ(help.exit_code, 0);
+  EXPECT_NE(help.out.find("Examples"), std::string::npos);
+}
+
+TEST_F(CliTest, ConfigCheckReportsLines) {
+  std::string good = dir_.Sub("good.toml");
+  testing::WriteFile(good, "[time]\ndefault_zone = \"UTC\"\n[limits]\nmax_depth = 16\n");
+  CommandResult ok = RunCommand(Fl() + " config check " + ShellQuote(good));
+  EXPECT_EQ(ok.exit_code, 0) << ok.err;
+  EXPECT_NE(ok.out.find("ok"), std::string::npos);
+
+  std::string bad = dir_.Sub("bad.toml");
+  testing::WriteFile(bad, "[limits]\nmax_depth = 0\n\n[fields]\nlevle = \"x\"\n");
+  CommandResult r = RunCommand(Fl() + " config check " + ShellQuote(bad));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("bad.toml:2:"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("bad.toml:5:"), std::string::npos) << r.err;
+}
+
+}  // namespace
+}  // namespace faultline

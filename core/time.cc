@@ -1,0 +1,497 @@
+#include "core/time.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <limits>
+
+namespace faultline {
+
+namespace {
+
+// int64 nanoseconds cover 1677-09-21 .. 2262-04-11; these are the whole
+// seconds that fit with any fraction added.
+constexpr int64_t kMinSeconds = std::numeric_limits<int64_t>::min() / kNanosPerSecond + 1;
+constexpr int64_t kMaxSeconds = std::numeric_limits<int64_t>::max() / kNanosPerSecond - 1;
+
+constexpr int64_t kPow10[] = {1,         10,         100,         1000,         10000,
+                              100000,    1000000,    10000000,    100000000,    1000000000};
+
+inline bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+
+// Reads exactly `n` digits at text[pos]. No bounds surprises: checks size.
+inline bool ReadDigits(std::string_view text, size_t pos, size_t n, int* out) {
+  if (pos + n > text.size()) return false;
+  int value = 0;
+  for (size_t i = 0; i < n; ++i) {
+    char c = text[pos + i];
+    if (!IsDigit(c)) return false;
+    value = value * 10 + (c - '0');
+  }
+  *out = value;
+  return true;
+}
+
+// Howard Hinnant's days_from_civil: days since 1970-01-01 of a proleptic
+// Gregorian date. Exact for every int year we can reach.
+constexpr int64_t DaysFromCivil(int64_t y, int m, int d) {
+  y -= m <= 2 ? 1 : 0;
+  const int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const int64_t yoe = y - era * 400;
+  const int64_t mp = m > 2 ? m - 3 : m + 9;
+  const int64_t doy = (153 * mp + 2) / 5 + d - 1;
+  const int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + doe - 719468;
+}
+
+struct Civil {
+  int64_t year;
+  int month;
+  int day;
+};
+
+constexpr Civil CivilFromDays(int64_t z) {
+  z += 719468;
+  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const int64_t doe = z - era * 146097;
+  const int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const int64_t mp = (5 * doy + 2) / 153;
+  const int d = static_cast<int>(doy - (153 * mp + 2) / 5 + 1);
+  const int m = static_cast<int>(mp < 10 ? mp + 3 : mp - 9);
+  return Civil{yoe + era * 400 + (m <= 2 ? 1 : 0), m, d};
+}
+
+static_assert(DaysFromCivil(1970, 1, 1) == 0);
+static_assert(DaysFromCivil(2000, 3, 1) == 11017);
+
+inline bool IsLeap(int y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
+
+inline int DaysInMonth(int y, int m) {
+  static constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  return m == 2 && IsLeap(y) ? 29 : kDays[m - 1];
+}
+
+// Parses "+HH:MM", "+HHMM" or "+HH" at text[pos]. Returns bytes used, 0 if
+// none.
+size_t ParseOffset(std::string_view text, size_t pos, int32_t* offset_seconds) {
+  if (pos >= text.size() || (text[pos] != '+' && text[pos] != '-')) return 0;
+  const int sign = text[pos] == '-' ? -1 : 1;
+  int hours = 0;
+  int minutes = 0;
+  size_t used = 1;
+  if (!ReadDigits(text, pos + used, 2, &hours)) return 0;
+  used += 2;
+  if (pos + used < text.size() && text[pos + used] == ':') {
+    if (!ReadDigits(text, pos + used + 1, 2, &minutes)) return 0;
+    used += 3;
+  } else if (ReadDigits(text, pos + used, 2, &minutes)) {
+    used += 2;
+  }
+  if (hours > 23 || minutes > 59) return 0;
+  *offset_seconds = sign * (hours * 3600 + minutes * 60);
+  return used;
+}
+
+// Converts whole seconds plus a nanosecond fraction to ns, checking range.
+inline TimeParse Combine(int64_t seconds, int64_t frac_ns, int64_t* out_ns) {
+  if (seconds < kMinSeconds || seconds > kMaxSeconds) return TimeParse::kOutOfRange;
+  *out_ns = seconds * kNanosPerSecond + frac_ns;
+  return TimeParse::kOk;
+}
+
+// Parses "YYYY-MM-DD[T ]HH:MM:SS[.,frac][zone]" at the start of `text`.
+// Stops at the first byte that cannot continue the timestamp and reports how
+// many bytes it used; the caller decides whether trailing bytes are allowed.
+TimeParse ParseDateTimePrefix(std::string_view text, const TimeZone& zone, size_t* used,
+                              int64_t* out_ns) {
+  int year, month, day, hour, minute, second;
+  if (!ReadDigits(text, 0, 4, &year) || text.size() < 19 || text[4] != '-' ||
+      !ReadDigits(text, 5, 2, &month) || text[7] != '-' || !ReadDigits(text, 8, 2, &day)) {
+    return TimeParse::kNotATime;
+  }
+  const char sep = text[10];
+  if ((sep != 'T' && sep != 't' && sep != ' ') || !ReadDigits(text, 11, 2, &hour) ||
+      text[13] != ':' || !ReadDigits(text, 14, 2, &minute) || text[16] != ':' ||
+      !ReadDigits(text, 17, 2, &second)) {
+    return TimeParse::kNotATime;
+  }
+  if (month < 1 || month > 12 || day < 1 || day > DaysInMonth(year, month) || hour > 23 ||
+      minute > 59 || second > 60) {
+    return TimeParse::kNotATime;
+  }
+  size_t pos = 19;
+  int64_t frac_ns = 0;
+  if (pos < text.size() && (text[pos] == '.' || text[pos] == ',') && pos + 1 < text.size() &&
+      IsDigit(text[pos + 1])) {
+    ++pos;
+    size_t digits = 0;
+    while (pos < text.size() && IsDigit(text[pos])) {
+      // Digits past nanoseconds carry no information we can store.
+      if (digits < 9) frac_ns = frac_ns * 10 + (text[pos] - '0');
+      ++digits;
+      ++pos;
+    }
+    if (digits < 9) frac_ns *= kPow10[9 - digits];
+  }
+  bool has_zone = false;
+  int32_t offset = 0;
+  if (pos < text.size() && (text[pos] == 'Z' || text[pos] == 'z')) {
+    has_zone = true;
+    ++pos;
+  } else if (size_t n = ParseOffset(text, pos, &offset); n > 0) {
+    has_zone = true;
+    pos += n;
+  }
+  const int64_t local = DaysFromCivil(year, month, day) * 86400 + hour * 3600 + minute * 60 +
+                        second;
+  const int64_t utc = local - (has_zone ? offset : zone.OffsetForLocal(local));
+  *used = pos;
+  return Combine(utc, frac_ns, out_ns);
+}
+
+// Picks the unit of an epoch number from the magnitude of its integer part:
+// the scale that turns one unit into nanoseconds.
+inline int64_t EpochScale(uint64_t magnitude) {
+  if (magnitude < 100'000'000'000ULL) return kNanosPerSecond;
+  if (magnitude < 100'000'000'000'000ULL) return 1'000'000;
+  if (magnitude < 100'000'000'000'000'000ULL) return 1'000;
+  return 1;
+}
+
+bool ReadFile(const std::string& path, std::string* out) {
+  std::FILE* file = std::fopen(path.c_str(), "rb");
+  if (file == nullptr) return false;
+  char buffer[8192];
+  size_t n;
+  while ((n = std::fread(buffer, 1, sizeof(buffer), file)) > 0) out->append(buffer, n);
+  const bool ok = std::ferror(file) == 0;
+  std::fclose(file);
+  return ok;
+}
+
+int64_t ReadBigEndian(const unsigned char* p, size_t bytes) {
+  uint64_t value = 0;
+  for (size_t i = 0; i < bytes; ++i) value = (value << 8) | p[i];
+  if (bytes == 4) return static_cast<int32_t>(static_cast<uint32_t>(value));
+  return static_cast<int64_t>(value);
+}
+
+}  // namespace
+
+TimeZone::TimeZone() : name_("UTC") {}
+
+Result<TimeZone> TimeZone::Load(std::string_view name) {
+  TimeZone zone;
+  if (name.empty() || name == "UTC" || name == "Z" || name == "GMT" || name == "utc") {
+    return zone;
+  }
+  zone.name_ = std::string(name);
+  int32_t offset = 0;
+  if (ParseOffset(name, 0, &offset) == name.size()) {
+    zone.fixed_offset_seconds_ = offset;
+    return zone;
+  }
+  // Refuse anything that could walk out of the zoneinfo directory.
+  if (name.front() == '/' || name.find("..") != std::string_view::npos) {
+    return Status::InvalidArgument("bad time zone name: " + std::string(name));
+  }
+  const char* tzdir = std::getenv("TZDIR");
+  std::string path = tzdir != nullptr && *tzdir != '\0' ? tzdir : "/usr/share/zoneinfo";
+  path += '/';
+  path += name;
+  std::string data;
+  if (!ReadFile(path, &data)) {
+    return Status::NotFound("unknown time zone " + std::string(name) + " (" + path + ")");
+  }
+  const auto corrupt = [&] {
+    return Status::Corruption("bad TZif file for zone " + std::string(name) + ": " + path);
+  };
+  // TZif: a v1 block with 32-bit times, then (v2+) a header and block with
+  // 64-bit times. Only the 64-bit block is used: 32-bit times end in 2038.
+  const auto* bytes = reinterpret_cast<const unsigned char*>(data.data());
+  constexpr size_t kHeader = 44;
+  if (data.size() < kHeader || std::memcmp(bytes, "TZif", 4) != 0 || bytes[4] < '2') {
+    return corrupt();
+  }
+  const auto counts = [&](size_t at, int64_t c[6]) {
+    for (int i = 0; i < 6; ++i) c[i] = ReadBigEndian(bytes + at + 20 + 4 * i, 4);
+  };
+  int64_t c[6];  // isutcnt, isstdcnt, leapcnt, timecnt, typecnt, charcnt
+  counts(0, c);
+  const size_t v1_size = static_cast<size_t>(c[3] * 5 + c[4] * 6 + c[5] + c[2] * 8 + c[1] + c[0]);
+  const size_t v2 = kHeader + v1_size;
+  if (data.size() < v2 + kHeader || std::memcmp(bytes + v2, "TZif", 4) != 0) return corrupt();
+  counts(v2, c);
+  for (int64_t count : c) {
+    if (count < 0 || count > 100000) return corrupt();
+  }
+  const auto timecnt = static_cast<size_t>(c[3]);
+  const auto typecnt = static_cast<size_t>(c[4]);
+  const size_t times_at = v2 + kHeader;
+  const size_t idx_at = times_at + timecnt * 8;
+  const size_t types_at = idx_at + timecnt;
+  if (typecnt == 0 || data.size() < types_at + typecnt * 6) return corrupt();
+  const auto type_offset = [&](size_t type) {
+    return static_cast<int32_t>(ReadBigEndian(bytes + types_at + type * 6, 4));
+  };
+  auto transitions = std::make_shared<std::vector<Transition>>();
+  transitions->reserve(timecnt);
+  for (size_t i = 0; i < timecnt; ++i) {
+    const size_t type = bytes[idx_at + i];
+    if (type >= typecnt) return corrupt();
+    transitions->push_back(
+        Transition{ReadBigEndian(bytes + times_at + i * 8, 8), type_offset(type)});
+  }
+  // Before the first transition, type 0 applies (RFC 8536 section 3.2).
+  zone.fixed_offset_seconds_ = type_offset(0);
+  // TODO(h-ingest): apply the POSIX TZ footer after the last transition;
+  // Debian ships "fat" files with transitions through 2037, so the last
+  // offset holding afterwards only matters for slim zoneinfo builds.
+  zone.transitions_ = std::move(transitions);
+  return zone;
+}
+
+int64_t TimeZone::OffsetForLocal(int64_t local_seconds) const {
+  if (!transitions_ || transitions_->empty()) return fixed_offset_seconds_;
+  const std::vector<Transition>& t = *transitions_;
+  const auto before = [&](size_t k) {
+    return k == 0 ? fixed_offset_seconds_ : t[k - 1].offset_seconds;
+  };
+  // The last transition k whose instant the wall clock (still showing the
+  // old offset) has reached. Keys T_k + O_{k-1} increase because transitions
+  // are months apart and offsets differ by hours.
+  size_t lo = 0;
+  size_t hi = t.size();
+  while (lo < hi) {
+    const size_t mid = lo + (hi - lo) / 2;
+    if (t[mid].utc_seconds + before(mid) <= local_seconds) {
+      lo = mid + 1;
+    } else {
+      hi = mid;
+    }
+  }
+  if (lo == 0) return fixed_offset_seconds_;
+  const size_t k = lo - 1;
+  // In a spring-forward gap the local time does not exist; read it with the
+  // old offset. A fall-back overlap never reaches here for its first pass,
+  // so the earlier offset wins, as documented.
+  return local_seconds >= t[k].utc_seconds + t[k].offset_seconds ? t[k].offset_seconds
+                                                                  : before(k);
+}
+
+TimeParse EpochFromInt(int64_t value, int64_t* out_ns) {
+  const uint64_t magnitude =
+      value < 0 ? static_cast<uint64_t>(-(value + 1)) + 1 : static_cast<uint64_t>(value);
+  int64_t ns;
+  if (__builtin_mul_overflow(value, EpochScale(magnitude), &ns)) return TimeParse::kOutOfRange;
+  *out_ns = ns;
+  return TimeParse::kOk;
+}
+
+TimeParse EpochFromDouble(double value, int64_t* out_ns) {
+  if (!(value == value) || value > 1e30 || value < -1e30) return TimeParse::kNotATime;
+  if (value >= 9.2e18 || value <= -9.2e18) return TimeParse::kOutOfRange;
+  // Whole units and the fraction are scaled apart: a double holds a millisecond
+  // epoch exactly, but not that epoch times 1e6.
+  const auto whole = static_cast<int64_t>(value);
+  const double fraction = value - static_cast<double>(whole);
+  int64_t ns;
+  if (EpochFromInt(whole, &ns) != TimeParse::kOk) return TimeParse::kOutOfRange;
+  const uint64_t magnitude =
+      whole < 0 ? static_cast<uint64_t>(-(whole + 1)) + 1 : static_cast<uint64_t>(whole);
+  const double fraction_ns = fraction * static_cast<double>(EpochScale(magnitude));
+  // Rounding to the nearest ns undoes binary noise (.487 -> .486999999).
+  const auto rounded = static_cast<int64_t>(fraction_ns < 0 ? fraction_ns - 0.5 : fraction_ns + 0.5);
+  if (__builtin_add_overflow(ns, rounded, &ns)) return TimeParse::kOutOfRange;
+  *out_ns = ns;
+  return TimeParse::kOk;
+}
+
+TimeParse ParseEpochNumber(std::string_view digits, int64_t* out_ns) {
+  size_t pos = 0;
+  const bool negative = !digits.empty() && digits[0] == '-';
+  if (negative) ++pos;
+  const size_t int_begin = pos;
+  uint64_t int_part = 0;
+  while (pos < digits.size() && IsDigit(digits[pos])) {
+    if (pos - int_begin >= 19) return TimeParse::kOutOfRange;
+    int_part = int_part * 10 + static_cast<uint64_t>(digits[pos] - '0');
+    ++pos;
+  }
+  if (pos == int_begin) return TimeParse::kNotATime;
+  const int64_t scale = EpochScale(int_part);
+  // Fraction of one unit, expressed in ns of that unit (at most 9 digits
+  // matter even for seconds).
+  int64_t frac_ns = 0;
+  if (pos < digits.size() && digits[pos] == '.') {
+    ++pos;
+    const size_t frac_begin = pos;
+    int64_t frac = 0;
+    size_t frac_digits = 0;
+    while (pos < digits.size() && IsDigit(digits[pos])) {
+      if (frac_digits < 9) {
+        frac = frac * 10 + (digits[pos] - '0');
+        ++frac_digits;
+      }
+      ++pos;
+    }
+    if (pos == frac_begin) return TimeParse::kNotATime;
+    frac_ns = frac * scale / kPow10[frac_digits];
+  }
+  if (pos != digits.size()) return TimeParse::kNotATime;
+  if (int_part > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
+    return TimeParse::kOutOfRange;
+  }
+  int64_t ns;
+  if (__builtin_mul_overflow(static_cast<int64_t>(int_part), scale, &ns) ||
+      __builtin_add_overflow(ns, frac_ns, &ns)) {
+    return TimeParse::kOutOfRange;
+  }
+  *out_ns = negative ? -ns : ns;
+  return TimeParse::kOk;
+}
+
+TimeParse ParseTimestamp(std::string_view text, const TimeZone& zone, int64_t* out_ns) {
+  if (text.empty()) return TimeParse::kNotATime;
+  if (text.size() >= 19 && text[4] == '-') {
+    size_t used = 0;
+    int64_t ns = 0;
+    const TimeParse result = ParseDateTimePrefix(text, zone, &used, &ns);
+    if (result != TimeParse::kOk) return result;
+    if (used != text.size()) return TimeParse::kNotATime;
+    *out_ns = ns;
+    return TimeParse::kOk;
+  }
+  return ParseEpochNumber(text, out_ns);
+}
+
+size_t ParseLeadingTimestamp(std::string_view line, const TimeZone& zone, int64_t* out_ns) {
+  const bool bracket = !line.empty() && line[0] == '[';
+  std::string_view text = bracket ? line.substr(1) : line;
+  size_t used = 0;
+  int64_t ns = 0;
+  if (ParseDateTimePrefix(text, zone, &used, &ns) != TimeParse::kOk) return 0;
+  // The timestamp must end at a token boundary, not run into other text.
+  if (bracket) {
+    if (used >= text.size() || text[used] != ']') return 0;
+    ++used;
+  } else if (used < text.size() && text[used] != ' ' && text[used] != '\t') {
+    return 0;
+  }
+  *out_ns = ns;
+  return used + (bracket ? 1 : 0);
+}
+
+std::string FormatRfc3339(int64_t ts_ns, int fraction_digits) {
+  int64_t seconds = ts_ns / kNanosPerSecond;
+  int64_t frac = ts_ns % kNanosPerSecond;
+  if (frac < 0) {
+    frac += kNanosPerSecond;
+    --seconds;
+  }
+  int64_t days = seconds / 86400;
+  int64_t rem = seconds % 86400;
+  if (rem < 0) {
+    rem += 86400;
+    --days;
+  }
+  const Civil civil = CivilFromDays(days);
+  char buffer[48];
+  int n = std::snprintf(buffer, sizeof(buffer), "%04lld-%02d-%02dT%02d:%02d:%02d",
+                        static_cast<long long>(civil.year), civil.month, civil.day,
+                        static_cast<int>(rem / 3600), static_cast<int>(rem / 60 % 60),
+                        static_cast<int>(rem % 60));
+  std::string out(buffer, static_cast<size_t>(n));
+  fraction_digits = std::clamp(fraction_digits, 0, 9);
+  if (fraction_digits > 0) {
+    const int64_t shown = frac / kPow10[9 - fraction_digits];
+    n = std::snprintf(buffer, sizeof(buffer), ".%0*lld", fraction_digits,
+                      static_cast<long long>(shown));
+    out.append(buffer, static_cast<size_t>(n));
+  }
+  out += 'Z';
+  return out;
+}
+
+Result<int64_t> ParseDuration(std::string_view text) {
+  struct Unit {
+    std::string_view name;
+    int64_t ns;
+  };
+  // Longer names first so that "ms" is not read as "m" + "s".
+  static constexpr Unit kUnits[] = {
+      {"ns", 1},           {"us", 1000},
+      {"ms", 1'000'000},   {"s", kNanosPerSecond},
+      {"m", 60 * kNanosPerSecond},         {"h", 3600 * kNanosPerSecond},
+      {"d", 86400 * kNanosPerSecond},      {"w", 7 * 86400 * kNanosPerSecond},
+  };
+  const auto bad = [&] { return Status::InvalidArgument("bad duration: " + std::string(text)); };
+  if (text.empty()) return bad();
+  size_t pos = 0;
+  int64_t total = 0;
+  while (pos < text.size()) {
+    const size_t begin = pos;
+    int64_t whole = 0;
+    while (pos < text.size() && IsDigit(text[pos])) {
+      if (__builtin_mul_overflow(whole, 10, &whole) ||
+          __builtin_add_overflow(whole, text[pos] - '0', &whole)) {
+        return bad();
+      }
+      ++pos;
+    }
+    int64_t frac = 0;
+    size_t frac_digits = 0;
+    if (pos < text.size() && text[pos] == '.') {
+      ++pos;
+      while (pos < text.size() && IsDigit(text[pos])) {
+        if (frac_digits < 9) {
+          frac = frac * 10 + (text[pos] - '0');
+          ++frac_digits;
+        }
+        ++pos;
+      }
+    }
+    if (pos == begin || (pos == begin + 1 && text[begin] == '.')) return bad();
+    const Unit* unit = nullptr;
+    for (const Unit& candidate : kUnits) {
+      if (text.substr(pos, candidate.name.size()) == candidate.name) {
+        unit = &candidate;
+        break;
+      }
+    }
+    if (unit == nullptr) return bad();
+    pos += unit->name.size();
+    int64_t part;
+    if (__builtin_mul_overflow(whole, unit->ns, &part) ||
+        __builtin_add_overflow(part, frac * unit->ns / kPow10[frac_digits], &part) ||
+        __builtin_add_overflow(total, part, &total)) {
+      return bad();
+    }
+  }
+  return total;
+}
+
+Result<int64_t> ParseTimeArg(std::string_view text, int64_t now_ns, const TimeZone& zone) {
+  if (text == "now") return now_ns;
+  if (Result<int64_t> duration = ParseDuration(text); duration.ok()) return now_ns - *duration;
+  int64_t ns = 0;
+  switch (ParseTimestamp(text, zone, &ns)) {
+    case TimeParse::kOk: return ns;
+    case TimeParse::kOutOfRange:
+      return Status::InvalidArgument("time out of range: " + std::string(text));
+    case TimeParse::kNotATime: break;
+  }
+  return Status::InvalidArgument("not a time or duration: " + std::string(text) +
+                                 " (want RFC 3339, epoch, \"now\" or e.g. \"15m\")");
+}
+
+int64_t NowNanos() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace faultline

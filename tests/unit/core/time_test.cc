@@ -1,0 +1,245 @@
+#include "core/time.h"
+
+#include <cstdlib>
+#include <string>
+
+#include <gtest/gtest.h>
+
+namespace faultline {
+namespace {
+
+// 2023-01-29T08:42:09Z, the first Nezha log line's second.
+constexpr int64_t kBaseSeconds = 1674981729;
+constexpr int64_t kBaseNs = kBaseSeconds * kNanosPerSecond;
+
+int64_t Parse(std::string_view text, const TimeZone& zone = TimeZone()) {
+  int64_t ns = -1;
+  EXPECT_EQ(ParseTimestamp(text, zone, &ns), TimeParse::kOk) << text;
+  return ns;
+}
+
+TimeZone MustLoad(std::string_view name) {
+  Result<TimeZone> zone = TimeZone::Load(name);
+  EXPECT_TRUE(zone.ok()) << zone.status().ToString();
+  return zone.ok() ? *zone : TimeZone();
+}
+
+TEST(ParseTimestampTest, ParsesRfc3339Utc) {
+  EXPECT_EQ(Parse("2023-01-29T08:42:09Z"), kBaseNs);
+  EXPECT_EQ(Parse("2023-01-29t08:42:09z"), kBaseNs);
+  EXPECT_EQ(Parse("1970-01-01T00:00:00Z"), 0);
+  EXPECT_EQ(Parse("2000-02-29T12:00:00Z"), 951825600LL * kNanosPerSecond);
+}
+
+TEST(ParseTimestampTest, ParsesEveryFractionDigitCount) {
+  const std::string digits = "123456789";
+  const int64_t expected[] = {0,         100000000, 120000000, 123000000, 123400000,
+                              123450000, 123456000, 123456700, 123456780, 123456789};
+  EXPECT_EQ(Parse("2023-01-29T08:42:09Z"), kBaseNs + expected[0]);
+  for (size_t n = 1; n <= 9; ++n) {
+    const std::string text = "2023-01-29T08:42:09." + digits.substr(0, n) + "Z";
+    EXPECT_EQ(Parse(text), kBaseNs + expected[n]) << text;
+    const std::string comma = "2023-01-29 08:42:09," + digits.substr(0, n);
+    EXPECT_EQ(Parse(comma), kBaseNs + expected[n]) << comma;
+  }
+  // Digits past nanoseconds are dropped, not rounded into a wrong second.
+  EXPECT_EQ(Parse("2023-01-29T08:42:09.1234567899Z"), kBaseNs + 123456789);
+}
+
+TEST(ParseTimestampTest, ParsesEveryOffsetForm) {
+  const int64_t two_hours = 2 * 3600 * kNanosPerSecond;
+  EXPECT_EQ(Parse("2023-01-29T10:42:09+02:00"), kBaseNs);
+  EXPECT_EQ(Parse("2023-01-29T10:42:09+0200"), kBaseNs);
+  EXPECT_EQ(Parse("2023-01-29T10:42:09+02"), kBaseNs);
+  EXPECT_EQ(Parse("2023-01-29T06:42:09-02:00"), kBaseNs);
+  EXPECT_EQ(Parse("2023-01-29T03:12:09.5-05:30"), kBaseNs + 500000000);
+  EXPECT_EQ(Parse("2023-01-29 10:42:09,487+02:00"), kBaseNs + 487000000);
+  EXPECT_EQ(Parse("2023-01-29T08:42:09+00:00") - Parse("2023-01-29T08:42:09+02:00"), two_hours);
+}
+
+TEST(ParseTimestampTest, UsesConfiguredZoneWithoutOffset) {
+  EXPECT_EQ(Parse("2023-01-29 08:42:09"), kBaseNs);  // UTC by default
+  EXPECT_EQ(Parse("2023-01-29 09:42:09.250", MustLoad("+01:00")), kBaseNs + 250000000);
+  EXPECT_EQ(Parse("2023-01-29 09:42:09", MustLoad("Europe/Berlin")), kBaseNs);
+  // An explicit offset beats the configured zone.
+  EXPECT_EQ(Parse("2023-01-29T08:42:09Z", MustLoad("Europe/Berlin")), kBaseNs);
+}
+
+TEST(ParseTimestampTest, RejectsMalformedText) {
+  int64_t ns = 0;
+  const TimeZone utc;
+  for (std::string_view text :
+       {"", "yesterday", "2023-13-01T00:00:00Z", "2023-02-30T00:00:00Z", "2023-01-29T24:00:00Z",
+        "2023-01-29T08:42Z", "2023-01-29X08:42:09Z", "2023-01-29T08:42:09Zjunk",
+        " 2023-01-29T08:42:09Z", "2023-01-29T08:42:09+25:00", "12ab", "1.2.3", "-"}) {
+    EXPECT_EQ(ParseTimestamp(text, utc, &ns), TimeParse::kNotATime) << text;
+  }
+}
+
+TEST(ParseTimestampTest, ReportsYearsOutsideInt64Nanos) {
+  int64_t ns = 0;
+  EXPECT_EQ(ParseTimestamp("1600-01-01T00:00:00Z", TimeZone(), &ns), TimeParse::kOutOfRange);
+  EXPECT_EQ(ParseTimestamp("2300-01-01T00:00:00Z", TimeZone(), &ns), TimeParse::kOutOfRange);
+  EXPECT_EQ(ParseTimestamp("99999999999999999999", TimeZone(), &ns), TimeParse::kOutOfRange);
+}
+
+TEST(EpochTest, MagnitudeTellsTheUnit) {
+  int64_t ns = 0;
+  ASSERT_EQ(ParseEpochNumber("1674981729", &ns), TimeParse::kOk);
+  EXPECT_EQ(ns, kBaseNs);
+  ASSERT_EQ(ParseEpochNumber("1674981729487", &ns), TimeParse::kOk);
+  EXPECT_EQ(ns, kBaseNs + 487000000);
+  ASSERT_EQ(ParseEpochNumber("1674981729487160", &ns), TimeParse::kOk);
+  EXPECT_EQ(ns, kBaseNs + 487160000);
+  ASSERT_EQ(ParseEpochNumber("1674981729487160534", &ns), TimeParse::kOk);
+  EXPECT_EQ(ns, kBaseNs + 487160534);
+}
+
+TEST(EpochTest, AcceptsFractions) {
+  int64_t ns = 0;
+  ASSERT_EQ(ParseEpochNumber("1674981729.487", &ns), TimeParse::kOk);
+  EXPECT_EQ(ns, kBaseNs + 487000000);
+  ASSERT_EQ(ParseEpochNumber("1674981729487.5", &ns), TimeParse::kOk);
+  EXPECT_EQ(ns, kBaseNs + 487500000);
+  ASSERT_EQ(ParseEpochNumber("1674981729.123456789", &ns), TimeParse::kOk);
+  EXPECT_EQ(ns, kBaseNs + 123456789);
+  EXPECT_EQ(ParseEpochNumber("1674981729.", &ns), TimeParse::kNotATime);
+}
+
+TEST(EpochTest, ParseTimestampTakesEpochStrings) {
+  EXPECT_EQ(Parse("1674981729"), kBaseNs);
+  EXPECT_EQ(Parse("1674981729487"), kBaseNs + 487000000);
+  EXPECT_EQ(Parse("1674981729487160"), kBaseNs + 487160000);
+  EXPECT_EQ(Parse("1674981729487160534"), kBaseNs + 487160534);
+}
+
+TEST(EpochTest, IntAndDoubleForms) {
+  int64_t ns = 0;
+  ASSERT_EQ(EpochFromInt(kBaseSeconds, &ns), TimeParse::kOk);
+  EXPECT_EQ(ns, kBaseNs);
+  ASSERT_EQ(EpochFromInt(kBaseSeconds * 1000 + 487, &ns), TimeParse::kOk);
+  EXPECT_EQ(ns, kBaseNs + 487000000);
+  ASSERT_EQ(EpochFromInt(kBaseNs / 1000, &ns), TimeParse::kOk);
+  EXPECT_EQ(ns, kBaseNs);
+  ASSERT_EQ(EpochFromInt(kBaseNs + 1, &ns), TimeParse::kOk);
+  EXPECT_EQ(ns, kBaseNs + 1);
+  ASSERT_EQ(EpochFromDouble(1674981729.487, &ns), TimeParse::kOk);
+  EXPECT_NEAR(static_cast<double>(ns - kBaseNs), 487000000.0, 1000.0);
+  ASSERT_EQ(EpochFromDouble(1674981729487.0, &ns), TimeParse::kOk);
+  EXPECT_EQ(ns, kBaseNs + 487000000);
+  EXPECT_EQ(EpochFromDouble(0.0 / 0.0, &ns), TimeParse::kNotATime);
+}
+
+TEST(TimeZoneTest, LoadsUtcAndFixedOffsets) {
+  EXPECT_EQ(MustLoad("UTC").OffsetForLocal(kBaseSeconds), 0);
+  EXPECT_EQ(MustLoad("+02:00").OffsetForLocal(kBaseSeconds), 7200);
+  EXPECT_EQ(MustLoad("-0530").OffsetForLocal(kBaseSeconds), -19800);
+  EXPECT_EQ(MustLoad("+09").OffsetForLocal(kBaseSeconds), 9 * 3600);
+}
+
+TEST(TimeZoneTest, RejectsUnknownAndEscapingNames) {
+  EXPECT_FALSE(TimeZone::Load("Mars/Olympus_Mons").ok());
+  EXPECT_FALSE(TimeZone::Load("../../etc/passwd").ok());
+  EXPECT_FALSE(TimeZone::Load("/etc/passwd").ok());
+}
+
+TEST(TimeZoneTest, BerlinFollowsDaylightSaving) {
+  const TimeZone berlin = MustLoad("Europe/Berlin");
+  // 2023-03-26: clocks jump from 02:00 CET to 03:00 CEST (01:00 UTC).
+  EXPECT_EQ(Parse("2023-03-26 01:59:59", berlin), Parse("2023-03-26T00:59:59Z"));
+  EXPECT_EQ(Parse("2023-03-26 03:00:00", berlin), Parse("2023-03-26T01:00:00Z"));
+  EXPECT_EQ(Parse("2023-07-01 12:00:00", berlin), Parse("2023-07-01T10:00:00Z"));
+  // 2023-10-29: 03:00 CEST falls back to 02:00 CET; 02:30 happens twice and
+  // the earlier (summer time) reading is used.
+  EXPECT_EQ(Parse("2023-10-29 02:30:00", berlin), Parse("2023-10-29T00:30:00Z"));
+  EXPECT_EQ(Parse("2023-10-29 03:00:00", berlin), Parse("2023-10-29T02:00:00Z"));
+  EXPECT_EQ(Parse("2023-12-01 12:00:00", berlin), Parse("2023-12-01T11:00:00Z"));
+}
+
+TEST(TimeZoneTest, NewYorkFollowsDaylightSaving) {
+  const TimeZone new_york = MustLoad("America/New_York");
+  EXPECT_EQ(new_york.name(), "America/New_York");
+  EXPECT_EQ(Parse("2023-01-15 12:00:00", new_york), Parse("2023-01-15T17:00:00Z"));
+  EXPECT_EQ(Parse("2023-07-04 12:00:00", new_york), Parse("2023-07-04T16:00:00Z"));
+  // 2023-03-12 02:00 EST -> 03:00 EDT.
+  EXPECT_EQ(Parse("2023-03-12 01:59:00", new_york), Parse("2023-03-12T06:59:00Z"));
+  EXPECT_EQ(Parse("2023-03-12 03:00:00", new_york), Parse("2023-03-12T07:00:00Z"));
+}
+
+TEST(TimeZoneTest, HonoursTzdir) {
+  const char* old = std::getenv("TZDIR");
+  const std::string saved = old != nullptr ? old : "";
+  setenv("TZDIR", "/nonexistent-zoneinfo", 1);
+  EXPECT_FALSE(TimeZone::Load("Europe/Berlin").ok());
+  setenv("TZDIR", "/usr/share/zoneinfo", 1);
+  EXPECT_TRUE(TimeZone::Load("Europe/Berlin").ok());
+  if (old != nullptr) {
+    setenv("TZDIR", saved.c_str(), 1);
+  } else {
+    unsetenv("TZDIR");
+  }
+}
+
+TEST(ParseLeadingTimestampTest, FindsPlainAndBracketedStamps) {
+  int64_t ns = 0;
+  const TimeZone utc;
+  std::string_view line = "2023-01-29 08:42:09,487 ERROR [main] c.f.Foo - text";
+  ASSERT_EQ(ParseLeadingTimestamp(line, utc, &ns), 23u);
+  EXPECT_EQ(ns, kBaseNs + 487000000);
+  line = "[2023-01-29T08:42:09.487Z] [error] text";
+  ASSERT_EQ(ParseLeadingTimestamp(line, utc, &ns), 26u);
+  EXPECT_EQ(ns, kBaseNs + 487000000);
+  EXPECT_EQ(ParseLeadingTimestamp("2023-01-29T08:42:09Z", utc, &ns), 20u);
+  EXPECT_EQ(ParseLeadingTimestamp("hello 2023-01-29T08:42:09Z", utc, &ns), 0u);
+  EXPECT_EQ(ParseLeadingTimestamp("[2023-01-29T08:42:09Z text", utc, &ns), 0u);
+  EXPECT_EQ(ParseLeadingTimestamp("2023-01-29T08:42:09Zfoo", utc, &ns), 0u);
+}
+
+TEST(FormatRfc3339Test, FormatsFractionDigits) {
+  const int64_t ns = kBaseNs + 487160534;
+  EXPECT_EQ(FormatRfc3339(ns, 0), "2023-01-29T08:42:09Z");
+  EXPECT_EQ(FormatRfc3339(ns, 3), "2023-01-29T08:42:09.487Z");
+  EXPECT_EQ(FormatRfc3339(ns, 6), "2023-01-29T08:42:09.487160Z");
+  EXPECT_EQ(FormatRfc3339(ns, 9), "2023-01-29T08:42:09.487160534Z");
+  EXPECT_EQ(FormatRfc3339(-1, 3), "1969-12-31T23:59:59.999Z");
+  EXPECT_EQ(Parse(FormatRfc3339(ns, 9)), ns);
+}
+
+TEST(ParseDurationTest, ParsesUnitsAndCombinations) {
+  const int64_t s = kNanosPerSecond;
+  const std::pair<std::string_view, int64_t> cases[] = {
+      {"500ms", s / 2}, {"30s", 30 * s},        {"15m", 900 * s},   {"2h", 7200 * s},
+      {"1d", 86400 * s}, {"1w", 604800 * s},    {"1h30m", 5400 * s}, {"1.5s", 3 * s / 2},
+      {"250us", 250000}, {"7ns", 7},            {"12ms", 12000000},
+  };
+  for (const auto& [text, expected] : cases) {
+    Result<int64_t> parsed = ParseDuration(text);
+    ASSERT_TRUE(parsed.ok()) << text;
+    EXPECT_EQ(*parsed, expected) << text;
+  }
+  for (std::string_view bad : {"", "15", "m", "15x", "1h30", "-5m", "abc", ".s"}) {
+    EXPECT_FALSE(ParseDuration(bad).ok()) << bad;
+  }
+}
+
+TEST(ParseTimeArgTest, AcceptsNowRelativeAndAbsolute) {
+  const int64_t now = kBaseNs;
+  Result<int64_t> parsed = ParseTimeArg("now", now, TimeZone());
+  ASSERT_TRUE(parsed.ok());
+  EXPECT_EQ(*parsed, now);
+  parsed = ParseTimeArg("15m", now, TimeZone());
+  ASSERT_TRUE(parsed.ok());
+  EXPECT_EQ(*parsed, now - 900 * kNanosPerSecond);
+  parsed = ParseTimeArg("2023-01-29T10:42:09+02:00", now, TimeZone());
+  ASSERT_TRUE(parsed.ok());
+  EXPECT_EQ(*parsed, kBaseNs);
+  parsed = ParseTimeArg("1674981729", now, TimeZone());
+  ASSERT_TRUE(parsed.ok());
+  EXPECT_EQ(*parsed, kBaseNs);
+  EXPECT_FALSE(ParseTimeArg("last tuesday", now, TimeZone()).ok());
+}
+
+TEST(NowNanosTest, IsAfter2023) { EXPECT_GT(NowNanos(), kBaseNs); }
+
+}  // namespace
+}  // namespace faultline

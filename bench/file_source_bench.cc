@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <string>
 
 #include "ingest/file_source.h"
@@ -18,11 +19,14 @@ int main(int argc, char** argv) {
   }
   faultline::ingest::FileSourceOptions options;
   int runs = 3;
+  size_t hold = 8;
   for (int i = 2; i + 1 < argc; i += 2) {
     if (std::strcmp(argv[i], "--chunk-bytes") == 0) {
       options.chunk_bytes = std::strtoull(argv[i + 1], nullptr, 10);
     } else if (std::strcmp(argv[i], "--runs") == 0) {
       runs = std::atoi(argv[i + 1]);
+    } else if (std::strcmp(argv[i], "--hold") == 0) {
+      hold = std::strtoull(argv[i + 1], nullptr, 10);
     }
   }
   double best_mb_s = 0;
@@ -35,6 +39,7 @@ int main(int argc, char** argv) {
     }
     uint64_t bytes = 0;
     uint64_t chunks = 0;
+    std::deque<faultline::ingest::Chunk> in_flight;
     for (;;) {
       auto chunk = (*source)->Next();
       if (!chunk.ok()) {
@@ -44,6 +49,8 @@ int main(int argc, char** argv) {
       if (chunk->size == 0) break;
       bytes += chunk->size;
       ++chunks;
+      in_flight.push_back(std::move(*chunk));
+      if (in_flight.size() > hold) in_flight.pop_front();
     }
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

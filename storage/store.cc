@@ -1,0 +1,225 @@
+#include "storage/store.h"
+
+#include <algorithm>
+#include <unordered_map>
+
+#include <rocksdb/write_batch.h>
+
+#include "storage/internal/block_codec.h"
+#include "storage/internal/format.h"
+#include "storage/internal/rocks.h"
+
+namespace faultline::storage {
+
+namespace {
+
+using internal::Cf;
+
+// Dead letters beyond this many stored bytes are counted as dropped: a flood
+// of bad input must not fill the disk with copies of itself.
+constexpr uint64_t kDeadLetterBudgetBytes = uint64_t{1} << 30;
+
+class RocksStore final : public Store {
+ public:
+  explicit RocksStore(StoreOptions options) : options_(std::move(options)) {}
+
+  Status Open(const std::string& dir) {
+    FL_RETURN_IF_ERROR(rocks_.OpenPrimary(dir, options_));
+    FL_RETURN_IF_ERROR(rocks_.CheckSchema(/*write_if_missing=*/true));
+    std::string value;
+    rocksdb::DB* db = rocks_.db();
+    rocksdb::Status status = db->Get(rocksdb::ReadOptions(), rocks_.cf(Cf::kMeta),
+                                     std::string(internal::kCountersKey), &value);
+    if (status.ok()) {
+      if (!internal::DecodeCounters(value, &counters_)) {
+        return Status::Corruption("store " + dir + ": meta/counters is malformed");
+      }
+    } else if (!status.IsNotFound()) {
+      return internal::FromRocks(status, "reading counters of " + dir);
+    }
+    status = db->Get(rocksdb::ReadOptions(), rocks_.cf(Cf::kMeta),
+                     std::string(internal::kNextBlockSeqKey), &value);
+    if (status.ok()) {
+      if (!internal::DecodeU64(value, &next_block_seq_)) {
+        return Status::Corruption("store " + dir + ": meta/next_block_seq is malformed");
+      }
+    } else if (!status.IsNotFound()) {
+      return internal::FromRocks(status, "reading next block seq of " + dir);
+    }
+    return Status::Ok();
+  }
+
+  Status Write(EncodedBatch batch, const std::vector<SourcePosition>& positions) override {
+    // Work on copies; they become the writer's state only once RocksDB has
+    // accepted the batch, so a failed write changes nothing.
+    internal::StoreCounters counters = counters_;
+    uint64_t next_seq = next_block_seq_;
+    rocksdb::WriteBatch write;
+    rocksdb::ColumnFamilyHandle* blocks = rocks_.cf(Cf::kBlocks);
+    rocksdb::ColumnFamilyHandle* index = rocks_.cf(Cf::kBlockIndex);
+    rocksdb::ColumnFamilyHandle* meta = rocks_.cf(Cf::kMeta);
+    rocksdb::ColumnFamilyHandle* dead = rocks_.cf(Cf::kDeadLetter);
+    for (const EncodedBlock& block : batch.blocks) {
+      const uint64_t seq = next_seq++;
+      internal::BlockSummary summary;
+      summary.service = block.service;
+      summary.block_key = internal::BlockKey(
+          block.service, internal::SliceStart(block.min_ts_ns, options_.block.max_span_ns), seq);
+      summary.min_ts_ns = block.min_ts_ns;
+      summary.max_ts_ns = block.max_ts_ns;
+      summary.record_count = block.record_count;
+      summary.level_counts = block.level_counts;
+      summary.kind_counts = block.kind_counts;
+      summary.raw_bytes = block.raw_bytes;
+      summary.stored_bytes = block.payload.size();
+      FL_RETURN_IF_ERROR(Check(write.Put(blocks, summary.block_key, block.payload)));
+      FL_RETURN_IF_ERROR(Check(write.Put(index, internal::IndexKey(internal::kSummaryPrefix, seq),
+                                         internal::EncodeSummary(summary))));
+      FL_RETURN_IF_ERROR(Check(write.Put(
+          index, internal::IndexKey(internal::kTraceBloomPrefix, seq), block.trace_bloom)));
+      FL_RETURN_IF_ERROR(Check(write.Put(
+          index, internal::IndexKey(internal::kTokenBloomPrefix, seq), block.token_bloom)));
+      counters.records += block.record_count;
+    }
+    for (const DeadLetter& dead_letter : batch.dead_letters) {
+      const auto reason = static_cast<size_t>(dead_letter.reason);
+      if (reason < kRejectReasonCount) ++counters.dead_letters_by_reason[reason];
+      std::string value = internal::EncodeDeadLetter(dead_letter);
+      if (counters.dead_letter_bytes + value.size() > kDeadLetterBudgetBytes) {
+        ++counters.dead_letters_dropped;
+        continue;
+      }
+      counters.dead_letter_bytes += value.size();
+      ++counters.dead_letters;
+      FL_RETURN_IF_ERROR(
+          Check(write.Put(dead, internal::DeadLetterKey(counters.next_dead_letter_seq++), value)));
+    }
+    counters.parse.Add(batch.counters);
+    for (const SourcePosition& position : positions) {
+      FL_RETURN_IF_ERROR(Check(write.Put(meta, internal::PositionKey(position.key),
+                                         internal::EncodePosition(position))));
+    }
+    FL_RETURN_IF_ERROR(Check(write.Put(meta, std::string(internal::kCountersKey),
+                                       internal::EncodeCounters(counters))));
+    FL_RETURN_IF_ERROR(Check(write.Put(meta, std::string(internal::kNextBlockSeqKey),
+                                       internal::EncodeU64(next_seq))));
+    rocksdb::WriteOptions write_options;
+    write_options.sync = options_.sync_writes;
+    FL_RETURN_IF_ERROR(internal::FromRocks(rocks_.db()->Write(write_options, &write),
+                                           "writing a batch to " + rocks_.dir()));
+    counters_ = counters;
+    next_block_seq_ = next_seq;
+    return Status::Ok();
+  }
+
+  Result<std::optional<SourcePosition>> GetPosition(const std::string& key) override {
+    std::string value;
+    rocksdb::Status status = rocks_.db()->Get(rocksdb::ReadOptions(), rocks_.cf(Cf::kMeta),
+                                              internal::PositionKey(key), &value);
+    if (status.IsNotFound()) return std::optional<SourcePosition>();
+    FL_RETURN_IF_ERROR(internal::FromRocks(status, "reading position " + key));
+    SourcePosition position;
+    if (!internal::DecodePosition(key, value, &position)) {
+      return Status::Corruption("store " + rocks_.dir() + ": position " + key + " is malformed");
+    }
+    return std::optional<SourcePosition>(std::move(position));
+  }
+
+  Status Flush() override {
+    std::vector<rocksdb::ColumnFamilyHandle*> all;
+    for (size_t i = 0; i < internal::kCfCount; ++i) all.push_back(rocks_.cf(static_cast<Cf>(i)));
+    return internal::FromRocks(rocks_.db()->Flush(rocksdb::FlushOptions(), all),
+                               "flushing " + rocks_.dir());
+  }
+
+  const StoreOptions& options() const override { return options_; }
+
+ private:
+  Status Check(const rocksdb::Status& status) {
+    return internal::FromRocks(status, "building a write batch");
+  }
+
+  StoreOptions options_;
+  internal::RocksDb rocks_;
+  internal::StoreCounters counters_;
+  uint64_t next_block_seq_ = 1;  // 0 means "none" to SearchNewBlocks callers
+};
+
+}  // namespace
+
+Status BlockOptions::Validate() const {
+  if (max_records == 0 || max_records > (1u << 20)) {
+    return Status::InvalidArgument("block.max_records must be in [1, 1048576]");
+  }
+  if (max_span_ns <= 0) return Status::InvalidArgument("block.max_span_ns must be positive");
+  if (compression_level < -7 || compression_level > 19) {
+    return Status::InvalidArgument("block.compression_level must be in [-7, 19]");
+  }
+  if (bloom_bits_per_key < 1 || bloom_bits_per_key > 64) {
+    return Status::InvalidArgument("block.bloom_bits_per_key must be in [1, 64]");
+  }
+  return Status::Ok();
+}
+
+Status StoreOptions::Validate() const {
+  if (write_buffer_bytes < (1 << 20)) {
+    return Status::InvalidArgument("write_buffer_bytes must be at least 1 MiB");
+  }
+  return block.Validate();
+}
+
+EncodedBatch EncodeBatch(const RecordBatch& batch, const BlockOptions& options) {
+  EncodedBatch out;
+  out.dead_letters = batch.dead_letters();
+  out.counters = batch.counters();
+  const std::vector<RecordRow>& rows = batch.rows();
+  if (rows.empty()) return out;
+
+  // Group row indices by service, in first-seen order so output is
+  // deterministic.
+  std::vector<std::vector<uint32_t>> groups;
+  std::unordered_map<std::string_view, size_t> group_of;
+  std::string_view last_service;
+  size_t last_group = SIZE_MAX;
+  for (size_t i = 0; i < rows.size(); ++i) {
+    std::string_view service = batch.Get(rows[i].service);
+    if (last_group == SIZE_MAX || service != last_service) {
+      auto [it, inserted] = group_of.try_emplace(service, groups.size());
+      if (inserted) groups.emplace_back();
+      last_group = it->second;
+      last_service = service;
+    }
+    groups[last_group].push_back(static_cast<uint32_t>(i));
+  }
+
+  for (std::vector<uint32_t>& group : groups) {
+    auto by_ts = [&rows](uint32_t a, uint32_t b) { return rows[a].ts_ns < rows[b].ts_ns; };
+    if (!std::is_sorted(group.begin(), group.end(), by_ts)) {
+      std::stable_sort(group.begin(), group.end(), by_ts);
+    }
+    // Cut at max_records and at slice boundaries, so a block never crosses
+    // a slice and time-range queries skip precisely.
+    size_t begin = 0;
+    while (begin < group.size()) {
+      const int64_t slice = internal::SliceStart(rows[group[begin]].ts_ns, options.max_span_ns);
+      size_t end = begin + 1;
+      while (end < group.size() && end - begin < options.max_records &&
+             internal::SliceStart(rows[group[end]].ts_ns, options.max_span_ns) == slice) {
+        ++end;
+      }
+      EncodedBlock& block = out.blocks.emplace_back();
+      internal::EncodeBlock(batch, group.data() + begin, end - begin, options, &block);
+      begin = end;
+    }
+  }
+  return out;
+}
+
+Result<std::unique_ptr<Store>> Store::Open(const std::string& dir, const StoreOptions& options) {
+  FL_RETURN_IF_ERROR(options.Validate());
+  auto store = std::make_unique<RocksStore>(options);
+  FL_RETURN_IF_ERROR(store->Open(dir));
+  return std::unique_ptr<Store>(std::move(store));
+}
+
+}  // namespace faultline::storage

@@ -1,0 +1,519 @@
+#include "storage/internal/block_codec.h"
+
+#include <zstd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <unordered_map>
+
+#include "storage/internal/bloom.h"
+#include "storage/internal/hash.h"
+#include "storage/internal/tokens.h"
+
+namespace faultline::storage::internal {
+
+namespace {
+
+constexpr uint64_t kChecksumSeed = 0x666c626c6f636b;  // "flblock"
+// No column of a sane block comes near this; a header claiming more is
+// damaged, and refusing it keeps a hostile header from forcing a huge
+// allocation.
+constexpr uint64_t kMaxColumnBytes = uint64_t{1} << 30;
+constexpr uint32_t kMaxRows = 1u << 24;
+// Columns smaller than this are stored raw: zstd's frame overhead would eat
+// the gain.
+constexpr size_t kMinCompressBytes = 64;
+
+struct ZstdContexts {
+  ZSTD_CCtx* cctx = ZSTD_createCCtx();
+  ZSTD_DCtx* dctx = ZSTD_createDCtx();
+  ZstdContexts() = default;
+  ZstdContexts(const ZstdContexts&) = delete;
+  ZstdContexts& operator=(const ZstdContexts&) = delete;
+  ~ZstdContexts() {
+    ZSTD_freeCCtx(cctx);
+    ZSTD_freeDCtx(dctx);
+  }
+};
+
+ZstdContexts& Contexts() {
+  thread_local ZstdContexts contexts;
+  return contexts;
+}
+
+// Appends one string per row as two sections: lengths, then bytes.
+struct StringColumnBuilder {
+  std::string lengths;
+  std::string bytes;
+  void Add(std::string_view text) {
+    PutVarint64(&lengths, text.size());
+    bytes.append(text);
+  }
+  void AppendTo(std::string* column) const {
+    PutLengthPrefixed(column, lengths);
+    PutLengthPrefixed(column, bytes);
+  }
+};
+
+// Maps attribute keys to the block dictionary. Linear search while the
+// dictionary is small (records of one service share a handful of keys), a
+// hash map beyond that.
+class KeyDictionary {
+ public:
+  uint32_t IndexOf(std::string_view key) {
+    if (keys_.size() <= kLinearLimit) {
+      for (size_t i = 0; i < keys_.size(); ++i) {
+        if (keys_[i] == key) return static_cast<uint32_t>(i);
+      }
+      if (keys_.size() == kLinearLimit) {
+        for (size_t i = 0; i < keys_.size(); ++i) map_.emplace(keys_[i], static_cast<uint32_t>(i));
+      }
+    } else if (auto it = map_.find(key); it != map_.end()) {
+      return it->second;
+    }
+    auto index = static_cast<uint32_t>(keys_.size());
+    keys_.push_back(key);
+    if (keys_.size() > kLinearLimit) map_.emplace(key, index);
+    return index;
+  }
+  const std::vector<std::string_view>& keys() const { return keys_; }
+
+ private:
+  static constexpr size_t kLinearLimit = 16;
+  std::vector<std::string_view> keys_;
+  std::unordered_map<std::string_view, uint32_t> map_;
+};
+
+void AppendColumn(std::string_view raw, int level, std::string* header, std::string* body) {
+  uint8_t method = 0;
+  size_t stored_size = raw.size();
+  if (raw.size() >= kMinCompressBytes) {
+    const size_t start = body->size();
+    const size_t bound = ZSTD_compressBound(raw.size());
+    body->resize(start + bound);
+    const size_t written =
+        ZSTD_compressCCtx(Contexts().cctx, body->data() + start, bound, raw.data(), raw.size(), level);
+    if (!ZSTD_isError(written) && written < raw.size()) {
+      method = 1;
+      stored_size = written;
+      body->resize(start + written);
+    } else {
+      body->resize(start);
+    }
+  }
+  if (method == 0) body->append(raw);
+  header->push_back(static_cast<char>(method));
+  PutVarint64(header, raw.size());
+  PutVarint64(header, stored_size);
+}
+
+}  // namespace
+
+void EncodeBlock(const RecordBatch& batch, const uint32_t* rows, size_t count,
+                 const BlockOptions& options, EncodedBlock* block) {
+  const std::vector<RecordRow>& all = batch.rows();
+  const std::vector<AttrRef>& attrs = batch.attrs();
+  block->service = std::string(batch.Get(all[rows[0]].service));
+  block->record_count = static_cast<uint32_t>(count);
+  block->level_counts.fill(0);
+  block->kind_counts.fill(0);
+
+  int64_t min_ts = INT64_MAX;
+  int64_t max_ts = INT64_MIN;
+  for (size_t i = 0; i < count; ++i) {
+    min_ts = std::min(min_ts, all[rows[i]].ts_ns);
+    max_ts = std::max(max_ts, all[rows[i]].ts_ns);
+  }
+  block->min_ts_ns = min_ts;
+  block->max_ts_ns = max_ts;
+
+  thread_local BloomBuilder token_bloom;
+  thread_local BloomBuilder trace_bloom;
+
+  std::string ts_column, kind_column, level_column;
+  StringColumnBuilder message, trace_id, span_id, parent_span_id, name, attr_values;
+  std::string durations, value_flags, values;
+  std::string attr_counts, attr_key_index, attr_types;
+  std::string source_index, offset_deltas;
+  KeyDictionary dictionary;
+  std::vector<int32_t> source_map(batch.sources().size(), -1);
+  std::vector<uint32_t> block_sources;
+  int32_t unknown_source = -1;
+  ts_column.reserve(count * 2);
+  kind_column.reserve(count);
+  level_column.reserve(count);
+
+  uint64_t prev_ts = static_cast<uint64_t>(min_ts);
+  uint64_t prev_offset = 0;
+  for (size_t i = 0; i < count; ++i) {
+    const RecordRow& row = all[rows[i]];
+    // Deltas are computed in unsigned arithmetic so extreme times wrap
+    // instead of overflowing; decoding wraps back.
+    PutZigZag(&ts_column, static_cast<int64_t>(static_cast<uint64_t>(row.ts_ns) - prev_ts));
+    prev_ts = static_cast<uint64_t>(row.ts_ns);
+    kind_column.push_back(static_cast<char>(row.kind));
+    level_column.push_back(static_cast<char>(row.level));
+    const auto level_index = static_cast<size_t>(row.level);
+    const auto kind_index = static_cast<size_t>(row.kind);
+    if (level_index < kLevelCount) ++block->level_counts[level_index];
+    if (kind_index < kRecordKindCount) ++block->kind_counts[kind_index];
+
+    const std::string_view text = batch.Get(row.message);
+    message.Add(text);
+    ForEachToken(text, [](std::string_view token) { token_bloom.AddHash(HashToken(token)); });
+    const std::string_view trace = batch.Get(row.trace_id);
+    trace_id.Add(trace);
+    if (!trace.empty()) trace_bloom.AddHash(HashTraceId(trace));
+    span_id.Add(batch.Get(row.span_id));
+    parent_span_id.Add(batch.Get(row.parent_span_id));
+    name.Add(batch.Get(row.name));
+
+    PutZigZag(&durations, row.duration_ns);
+    uint64_t value_bits;
+    std::memcpy(&value_bits, &row.value, 8);
+    value_flags.push_back(value_bits == 0 ? '\0' : '\1');
+    if (value_bits != 0) PutDouble(&values, row.value);
+
+    PutVarint64(&attr_counts, row.attr_count);
+    for (uint32_t a = row.attr_begin; a < row.attr_begin + row.attr_count; ++a) {
+      const AttrRef& attr = attrs[a];
+      PutVarint64(&attr_key_index, dictionary.IndexOf(batch.Get(attr.key)));
+      attr_types.push_back(static_cast<char>(attr.type));
+      attr_values.Add(batch.Get(attr.value));
+    }
+
+    uint32_t local_source = 0;
+    if (row.source < source_map.size()) {
+      if (source_map[row.source] < 0) {
+        source_map[row.source] = static_cast<int32_t>(block_sources.size());
+        block_sources.push_back(row.source);
+      }
+      local_source = static_cast<uint32_t>(source_map[row.source]);
+    } else {
+      // A row without a registered source shares one empty source entry.
+      if (unknown_source < 0) {
+        unknown_source = static_cast<int32_t>(block_sources.size());
+        block_sources.push_back(UINT32_MAX);
+      }
+      local_source = static_cast<uint32_t>(unknown_source);
+    }
+    PutVarint64(&source_index, local_source);
+    PutZigZag(&offset_deltas, static_cast<int64_t>(row.offset - prev_offset));
+    prev_offset = row.offset;
+  }
+
+  std::array<std::string, kBlockColumnCount> raw;
+  PutLengthPrefixed(&raw[0], ts_column);
+  PutLengthPrefixed(&raw[1], kind_column);
+  PutLengthPrefixed(&raw[2], level_column);
+  message.AppendTo(&raw[3]);
+  trace_id.AppendTo(&raw[4]);
+  span_id.AppendTo(&raw[5]);
+  parent_span_id.AppendTo(&raw[5]);
+  name.AppendTo(&raw[5]);
+  PutLengthPrefixed(&raw[6], durations);
+  PutLengthPrefixed(&raw[6], value_flags);
+  PutLengthPrefixed(&raw[6], values);
+  std::string dict;
+  PutVarint64(&dict, dictionary.keys().size());
+  for (std::string_view key : dictionary.keys()) PutLengthPrefixed(&dict, key);
+  PutLengthPrefixed(&raw[7], dict);
+  PutLengthPrefixed(&raw[7], attr_counts);
+  PutLengthPrefixed(&raw[7], attr_key_index);
+  PutLengthPrefixed(&raw[7], attr_types);
+  attr_values.AppendTo(&raw[7]);
+  std::string table;
+  PutVarint64(&table, block_sources.size());
+  for (uint32_t source : block_sources) {
+    if (source == UINT32_MAX) {
+      PutLengthPrefixed(&table, "");
+      PutZigZag(&table, -1);
+    } else {
+      PutLengthPrefixed(&table, batch.sources()[source].name);
+      PutZigZag(&table, batch.sources()[source].partition);
+    }
+  }
+  PutLengthPrefixed(&raw[8], table);
+  PutLengthPrefixed(&raw[8], source_index);
+  PutLengthPrefixed(&raw[8], offset_deltas);
+
+  std::string header;
+  header.push_back(static_cast<char>(kBlockFormatVersion));
+  PutVarint64(&header, count);
+  PutZigZag(&header, min_ts);
+  PutVarint64(&header, kBlockColumnCount);
+  std::string body;
+  uint64_t raw_bytes = 0;
+  for (const std::string& column : raw) {
+    AppendColumn(column, options.compression_level, &header, &body);
+    raw_bytes += column.size();
+  }
+  block->payload.clear();
+  block->payload.reserve(header.size() + body.size() + 8);
+  block->payload.append(header);
+  block->payload.append(body);
+  const uint64_t checksum = BlockChecksum(block->payload);
+  char trailer[8];
+  std::memcpy(trailer, &checksum, 8);
+  block->payload.append(trailer, 8);
+  block->raw_bytes = raw_bytes;
+  block->token_bloom = token_bloom.Finish(options.bloom_bits_per_key);
+  block->trace_bloom = trace_bloom.Finish(options.bloom_bits_per_key);
+}
+
+uint64_t BlockChecksum(std::string_view body) { return Hash64(body, kChecksumSeed); }
+
+Status BlockDecoder::Corrupt(std::string_view what) const {
+  return Status::Corruption("block " + name_ + ": " + std::string(what));
+}
+
+Status BlockDecoder::Open(std::string payload, std::string name) {
+  payload_ = std::move(payload);
+  name_ = std::move(name);
+  loaded_ = 0;
+  if (payload_.size() < 9) return Corrupt("payload too short");
+  const size_t body_size = payload_.size() - 8;
+  uint64_t stored_checksum;
+  std::memcpy(&stored_checksum, payload_.data() + body_size, 8);
+  if (BlockChecksum(std::string_view(payload_.data(), body_size)) != stored_checksum) {
+    return Corrupt("checksum mismatch");
+  }
+  Cursor cursor(std::string_view(payload_.data(), body_size));
+  uint8_t version = 0;
+  uint64_t column_count = 0;
+  if (!cursor.GetByte(&version)) return Corrupt("truncated header");
+  if (version != kBlockFormatVersion) {
+    return Corrupt("unknown block format version " + std::to_string(version));
+  }
+  if (!cursor.GetVarint32(&rows_) || !cursor.GetZigZag(&min_ts_) ||
+      !cursor.GetVarint64(&column_count)) {
+    return Corrupt("truncated header");
+  }
+  if (rows_ == 0 || rows_ > kMaxRows) return Corrupt("bad row count");
+  if (column_count != kBlockColumnCount) return Corrupt("bad column count");
+  std::array<uint64_t, kBlockColumnCount> stored_sizes{};
+  for (size_t i = 0; i < kBlockColumnCount; ++i) {
+    if (!cursor.GetByte(&columns_[i].method) || !cursor.GetVarint64(&columns_[i].raw_size) ||
+        !cursor.GetVarint64(&stored_sizes[i])) {
+      return Corrupt("truncated column table");
+    }
+    if (columns_[i].method > 1 || columns_[i].raw_size > kMaxColumnBytes) {
+      return Corrupt("bad column table");
+    }
+  }
+  for (size_t i = 0; i < kBlockColumnCount; ++i) {
+    if (!cursor.GetBytes(static_cast<size_t>(std::min(stored_sizes[i], kMaxColumnBytes)),
+                         &columns_[i].stored) ||
+        stored_sizes[i] > kMaxColumnBytes) {
+      return Corrupt("column " + std::to_string(i) + " extends past the payload");
+    }
+    if (columns_[i].method == 0 && columns_[i].raw_size != stored_sizes[i]) {
+      return Corrupt("raw column size mismatch");
+    }
+  }
+  if (!cursor.empty()) return Corrupt("trailing bytes after the columns");
+  return Status::Ok();
+}
+
+Status BlockDecoder::Load(uint32_t column_mask) {
+  for (size_t i = 0; i < kBlockColumnCount; ++i) {
+    const uint32_t bit = 1u << i;
+    if ((column_mask & bit) == 0 || (loaded_ & bit) != 0) continue;
+    FL_RETURN_IF_ERROR(LoadColumn(static_cast<BlockColumn>(i)));
+    loaded_ |= bit;
+  }
+  return Status::Ok();
+}
+
+Status BlockDecoder::LoadColumn(BlockColumn column) {
+  const auto index = static_cast<size_t>(column);
+  const ColumnRef& ref = columns_[index];
+  std::string_view raw = ref.stored;
+  if (ref.method == 1) {
+    const unsigned long long frame_size =
+        ZSTD_getFrameContentSize(ref.stored.data(), ref.stored.size());
+    if (frame_size != ref.raw_size) return Corrupt("column size disagrees with its zstd frame");
+    std::string& buffer = decompressed_[index];
+    buffer.resize(static_cast<size_t>(ref.raw_size));
+    const size_t got = ZSTD_decompressDCtx(Contexts().dctx, buffer.data(), buffer.size(),
+                                           ref.stored.data(), ref.stored.size());
+    if (ZSTD_isError(got) || got != ref.raw_size) {
+      return Corrupt(std::string("zstd: ") +
+                     (ZSTD_isError(got) ? ZSTD_getErrorName(got) : "short column"));
+    }
+    raw = buffer;
+  }
+  return ParseColumn(column, raw);
+}
+
+bool BlockDecoder::ParseStrings(Cursor* cursor, uint32_t count, StringColumn* out) {
+  std::string_view lengths_bytes;
+  if (!cursor->GetLengthPrefixed(&lengths_bytes) || !cursor->GetLengthPrefixed(&out->bytes)) {
+    return false;
+  }
+  Cursor lengths(lengths_bytes);
+  out->offsets.resize(size_t{count} + 1);
+  uint64_t offset = 0;
+  out->offsets[0] = 0;
+  for (uint32_t row = 0; row < count; ++row) {
+    uint64_t length = 0;
+    if (!lengths.GetVarint64(&length)) return false;
+    offset += length;
+    if (offset > out->bytes.size()) return false;
+    out->offsets[row + 1] = static_cast<uint32_t>(offset);
+  }
+  return lengths.empty() && offset == out->bytes.size();
+}
+
+Status BlockDecoder::ParseColumn(BlockColumn column, std::string_view raw) {
+  Cursor cursor(raw);
+  bool ok = true;
+  switch (column) {
+    case BlockColumn::kTs: {
+      std::string_view section;
+      ok = cursor.GetLengthPrefixed(&section);
+      Cursor deltas(section);
+      ts_.resize(rows_);
+      uint64_t ts = static_cast<uint64_t>(min_ts_);
+      for (uint32_t row = 0; ok && row < rows_; ++row) {
+        int64_t delta = 0;
+        ok = deltas.GetZigZag(&delta);
+        ts += static_cast<uint64_t>(delta);
+        ts_[row] = static_cast<int64_t>(ts);
+      }
+      ok = ok && deltas.empty();
+      break;
+    }
+    case BlockColumn::kKind:
+    case BlockColumn::kLevel: {
+      std::string_view section;
+      ok = cursor.GetLengthPrefixed(&section) && section.size() == rows_;
+      const auto limit =
+          static_cast<unsigned char>(column == BlockColumn::kKind ? kRecordKindCount : kLevelCount);
+      for (size_t row = 0; ok && row < section.size(); ++row) {
+        ok = static_cast<unsigned char>(section[row]) < limit;
+      }
+      (column == BlockColumn::kKind ? kinds_ : levels_) = section;
+      break;
+    }
+    case BlockColumn::kMessage:
+      ok = ParseStrings(&cursor, rows_, &message_);
+      break;
+    case BlockColumn::kTraceId:
+      ok = ParseStrings(&cursor, rows_, &trace_id_);
+      break;
+    case BlockColumn::kSpan:
+      ok = ParseStrings(&cursor, rows_, &span_id_) &&
+           ParseStrings(&cursor, rows_, &parent_span_id_) &&
+           ParseStrings(&cursor, rows_, &span_name_);
+      break;
+    case BlockColumn::kNumeric: {
+      std::string_view duration_bytes, flags, value_bytes;
+      ok = cursor.GetLengthPrefixed(&duration_bytes) && cursor.GetLengthPrefixed(&flags) &&
+           cursor.GetLengthPrefixed(&value_bytes) && flags.size() == rows_;
+      Cursor durations(duration_bytes), values(value_bytes);
+      durations_.resize(rows_);
+      values_.resize(rows_);
+      for (uint32_t row = 0; ok && row < rows_; ++row) {
+        ok = durations.GetZigZag(&durations_[row]);
+        values_[row] = 0;
+        if (ok && flags[row] != 0) ok = values.GetDouble(&values_[row]);
+      }
+      ok = ok && durations.empty() && values.empty();
+      break;
+    }
+    case BlockColumn::kAttributes: {
+      std::string_view dict, counts_bytes, key_bytes;
+      ok = cursor.GetLengthPrefixed(&dict) && cursor.GetLengthPrefixed(&counts_bytes) &&
+           cursor.GetLengthPrefixed(&key_bytes) && cursor.GetLengthPrefixed(&attr_types_);
+      Cursor dict_cursor(dict);
+      uint64_t key_count = 0;
+      ok = ok && dict_cursor.GetVarint64(&key_count) && key_count <= dict.size();
+      attr_keys_.clear();
+      for (uint64_t k = 0; ok && k < key_count; ++k) {
+        std::string_view key;
+        ok = dict_cursor.GetLengthPrefixed(&key);
+        attr_keys_.push_back(key);
+      }
+      Cursor counts(counts_bytes);
+      attr_begin_.resize(size_t{rows_} + 1);
+      attr_begin_[0] = 0;
+      uint64_t total = 0;
+      for (uint32_t row = 0; ok && row < rows_; ++row) {
+        uint64_t n = 0;
+        ok = counts.GetVarint64(&n) && n <= attr_types_.size();
+        total += n;
+        ok = ok && total <= attr_types_.size();
+        attr_begin_[row + 1] = static_cast<uint32_t>(total);
+      }
+      ok = ok && counts.empty() && total == attr_types_.size();
+      Cursor keys(key_bytes);
+      attr_key_index_.resize(ok ? static_cast<size_t>(total) : 0);
+      for (size_t a = 0; ok && a < attr_key_index_.size(); ++a) {
+        ok = keys.GetVarint32(&attr_key_index_[a]) && attr_key_index_[a] < attr_keys_.size() &&
+             static_cast<unsigned char>(attr_types_[a]) <= static_cast<unsigned char>(AttrType::kJson);
+      }
+      ok = ok && keys.empty() && ParseStrings(&cursor, static_cast<uint32_t>(total), &attr_values_);
+      break;
+    }
+    case BlockColumn::kProvenance: {
+      std::string_view table, index_bytes, offset_bytes;
+      ok = cursor.GetLengthPrefixed(&table) && cursor.GetLengthPrefixed(&index_bytes) &&
+           cursor.GetLengthPrefixed(&offset_bytes);
+      Cursor table_cursor(table);
+      uint64_t source_count = 0;
+      ok = ok && table_cursor.GetVarint64(&source_count) && source_count <= table.size();
+      sources_.clear();
+      for (uint64_t s = 0; ok && s < source_count; ++s) {
+        std::string_view source_name;
+        int64_t partition = 0;
+        ok = table_cursor.GetLengthPrefixed(&source_name) && table_cursor.GetZigZag(&partition) &&
+             partition >= INT32_MIN && partition <= INT32_MAX;
+        sources_.emplace_back(source_name, static_cast<int32_t>(partition));
+      }
+      Cursor indexes(index_bytes), deltas(offset_bytes);
+      source_index_.resize(rows_);
+      offsets_.resize(rows_);
+      uint64_t offset = 0;
+      for (uint32_t row = 0; ok && row < rows_; ++row) {
+        int64_t delta = 0;
+        ok = indexes.GetVarint32(&source_index_[row]) && source_index_[row] < sources_.size() &&
+             deltas.GetZigZag(&delta);
+        offset += static_cast<uint64_t>(delta);
+        offsets_[row] = offset;
+      }
+      ok = ok && indexes.empty() && deltas.empty();
+      break;
+    }
+  }
+  if (!ok || !cursor.empty()) {
+    return Corrupt("column " + std::to_string(static_cast<int>(column)) + " is malformed");
+  }
+  return Status::Ok();
+}
+
+void BlockDecoder::Materialize(uint32_t row, const std::string& service, Record* out) const {
+  out->kind = kind(row);
+  out->ts_ns = ts_[row];
+  out->level = level(row);
+  out->service = service;
+  out->message = std::string(message_.Get(row));
+  out->trace_id = std::string(trace_id_.Get(row));
+  out->span_id = std::string(span_id_.Get(row));
+  out->parent_span_id = std::string(parent_span_id_.Get(row));
+  out->name = std::string(span_name_.Get(row));
+  out->duration_ns = durations_[row];
+  out->value = values_[row];
+  out->attributes.clear();
+  out->attributes.reserve(attr_begin_[row + 1] - attr_begin_[row]);
+  for (uint32_t a = attr_begin_[row]; a < attr_begin_[row + 1]; ++a) {
+    out->attributes.push_back(Attribute{std::string(attr_keys_[attr_key_index_[a]]),
+                                        std::string(attr_values_.Get(a)),
+                                        static_cast<AttrType>(attr_types_[a])});
+  }
+  out->provenance.source = std::string(sources_[source_index_[row]].first);
+  out->provenance.partition = sources_[source_index_[row]].second;
+  out->provenance.offset = offsets_[row];
+}
+
+}  // namespace faultline::storage::internal

@@ -1,0 +1,195 @@
+#include "storage/internal/rocks.h"
+
+#include <filesystem>
+#include <vector>
+
+#include <rocksdb/options.h>
+#include <rocksdb/table.h>
+
+#include "storage/internal/format.h"
+
+namespace faultline::storage::internal {
+
+namespace {
+
+constexpr std::array<std::string_view, kCfCount> kCfNames = {
+    "default", kBlocksCf, kBlockIndexCf, kDeadLetterCf, kMetaCf, kTemplatesCf, kSeriesCf,
+    kIncidentsCf};
+
+rocksdb::ColumnFamilyOptions CfOptions(Cf cf, size_t write_buffer_bytes) {
+  rocksdb::ColumnFamilyOptions options;
+  options.write_buffer_size = write_buffer_bytes;
+  if (cf == Cf::kBlocks) {
+    // Payloads are zstd-compressed already; compressing again wastes CPU.
+    // Large values go to blob files so compactions move small references
+    // instead of rewriting megabytes of payload (see docs/storage.md).
+    options.compression = rocksdb::kNoCompression;
+    options.enable_blob_files = true;
+    options.min_blob_size = 4096;
+    options.blob_compression_type = rocksdb::kNoCompression;
+    options.enable_blob_garbage_collection = true;
+  }
+  if (cf == Cf::kBlockIndex) {
+    // Summaries are scanned whole on every Reader open; keep them in few,
+    // well-cached SST blocks.
+    rocksdb::BlockBasedTableOptions table;
+    table.block_size = 32 * 1024;
+    options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  }
+  // Non-block column families are small; the full budget would only delay
+  // their flushes.
+  if (cf != Cf::kBlocks && cf != Cf::kBlockIndex) {
+    options.write_buffer_size = std::min<size_t>(write_buffer_bytes, 16 << 20);
+  }
+  return options;
+}
+
+}  // namespace
+
+std::string_view CfName(Cf cf) { return kCfNames[static_cast<size_t>(cf)]; }
+
+Status FromRocks(const rocksdb::Status& status, std::string_view context) {
+  if (status.ok()) return Status::Ok();
+  std::string message = std::string(context) + ": " + status.ToString();
+  if (status.IsIOError() && (message.find("lock") != std::string::npos ||
+                             message.find("LOCK") != std::string::npos)) {
+    return Status::Unavailable(message +
+                               " (another faultline process has this store open for writing)");
+  }
+  if (status.IsBusy() || status.IsTryAgain() || status.IsTimedOut()) {
+    return Status::Unavailable(message);
+  }
+  if (status.IsCorruption()) return Status::Corruption(message);
+  if (status.IsNotFound()) return Status::NotFound(message);
+  if (status.IsInvalidArgument() || status.IsNotSupported()) {
+    return Status::InvalidArgument(message);
+  }
+  if (status.IsIOError()) return Status::IOError(message);
+  return Status::Internal(message);
+}
+
+RocksDb::~RocksDb() {
+  if (db_ == nullptr) return;
+  for (rocksdb::ColumnFamilyHandle*& handle : handles_) {
+    if (handle != nullptr) db_->DestroyColumnFamilyHandle(handle).PermitUncheckedError();
+    handle = nullptr;
+  }
+  for (rocksdb::ColumnFamilyHandle* handle : extra_handles_) {
+    db_->DestroyColumnFamilyHandle(handle).PermitUncheckedError();
+  }
+  // Close reports background errors; there is no one left to tell.
+  db_->Close().PermitUncheckedError();
+  db_.reset();
+}
+
+Status RocksDb::OpenWith(const std::string& dir, const rocksdb::DBOptions& db_options,
+                         const std::string* secondary_dir, size_t write_buffer_bytes) {
+  dir_ = dir;
+  // Open every column family the store has (a later version may add some),
+  // plus ours.
+  std::vector<std::string> existing;
+  rocksdb::Status listed = rocksdb::DB::ListColumnFamilies(db_options, dir, &existing);
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  for (size_t i = 0; i < kCfCount; ++i) {
+    descriptors.emplace_back(std::string(kCfNames[i]),
+                             CfOptions(static_cast<Cf>(i), write_buffer_bytes));
+  }
+  if (listed.ok()) {
+    for (const std::string& name : existing) {
+      bool known = false;
+      for (std::string_view ours : kCfNames) known = known || name == ours;
+      if (!known) descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions());
+    }
+  } else if (secondary_dir != nullptr) {
+    return FromRocks(listed, "listing column families of " + dir);
+  }
+  if (secondary_dir != nullptr) {
+    // A secondary can only open column families that exist.
+    std::vector<rocksdb::ColumnFamilyDescriptor> present;
+    for (auto& descriptor : descriptors) {
+      for (const std::string& name : existing) {
+        if (name == descriptor.name) present.push_back(descriptor);
+      }
+    }
+    descriptors.swap(present);
+  }
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status status =
+      secondary_dir == nullptr
+          ? rocksdb::DB::Open(db_options, dir, descriptors, &handles, &raw)
+          : rocksdb::DB::OpenAsSecondary(db_options, dir, *secondary_dir, descriptors, &handles,
+                                         &raw);
+  if (!status.ok()) return FromRocks(status, "opening store " + dir);
+  db_.reset(raw);
+  for (size_t i = 0; i < handles.size(); ++i) {
+    bool known = false;
+    for (size_t c = 0; c < kCfCount; ++c) {
+      if (descriptors[i].name == kCfNames[c]) {
+        handles_[c] = handles[i];
+        known = true;
+      }
+    }
+    if (!known) extra_handles_.push_back(handles[i]);
+  }
+  for (size_t c = 0; c < kCfCount; ++c) {
+    if (handles_[c] == nullptr) {
+      return Status::Corruption("store " + dir + " lacks column family " +
+                                std::string(kCfNames[c]));
+    }
+  }
+  return Status::Ok();
+}
+
+Status RocksDb::OpenPrimary(const std::string& dir, const StoreOptions& options) {
+  rocksdb::DBOptions db_options;
+  db_options.create_if_missing = options.create_if_missing;
+  db_options.create_missing_column_families = true;
+  // Flush all column families together so that a crash never leaves blocks
+  // without their summaries or positions without their data, even with the
+  // WAL gone after a flush.
+  db_options.atomic_flush = true;
+  db_options.max_background_jobs = 2;
+  db_options.bytes_per_sync = 1 << 20;
+  db_options.keep_log_file_num = 5;
+  if (!options.create_if_missing) {
+    std::error_code ec;
+    if (!std::filesystem::exists(std::filesystem::path(dir) / "CURRENT", ec)) {
+      return Status::NotFound("no faultline store at " + dir);
+    }
+  }
+  return OpenWith(dir, db_options, nullptr, options.write_buffer_bytes);
+}
+
+Status RocksDb::OpenSecondary(const std::string& dir, const std::string& secondary_dir) {
+  std::error_code ec;
+  if (!std::filesystem::exists(std::filesystem::path(dir) / "CURRENT", ec)) {
+    return Status::NotFound("no faultline store at " + dir + " (run `faultline ingest --db " +
+                            dir + " FILE` first)");
+  }
+  rocksdb::DBOptions db_options;
+  db_options.max_open_files = -1;  // required by secondary instances
+  db_options.keep_log_file_num = 2;
+  return OpenWith(dir, db_options, &secondary_dir, 4 << 20);
+}
+
+Status RocksDb::CheckSchema(bool write_if_missing) {
+  std::string value;
+  rocksdb::Status status =
+      db_->Get(rocksdb::ReadOptions(), cf(Cf::kMeta), std::string(kSchemaVersionKey), &value);
+  if (status.IsNotFound()) {
+    if (!write_if_missing) return Status::Ok();  // a writer that has not committed yet
+    return FromRocks(db_->Put(rocksdb::WriteOptions(), cf(Cf::kMeta),
+                              std::string(kSchemaVersionKey), std::to_string(kSchemaVersion)),
+                     "writing schema version to " + dir_);
+  }
+  FL_RETURN_IF_ERROR(FromRocks(status, "reading schema version of " + dir_));
+  if (value != std::to_string(kSchemaVersion)) {
+    return Status::InvalidArgument("store " + dir_ + " has schema version " + value +
+                                   "; this faultline reads version " +
+                                   std::to_string(kSchemaVersion));
+  }
+  return Status::Ok();
+}
+
+}  // namespace faultline::storage::internal

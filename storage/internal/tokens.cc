@@ -1,0 +1,77 @@
+#include "storage/internal/tokens.h"
+
+#include "storage/internal/hash.h"
+
+namespace faultline::storage::internal {
+
+namespace {
+constexpr uint64_t kTokenSeed = 0x746f6b656e;  // distinct from trace ids
+constexpr uint64_t kTraceSeed = 0x7472616365;
+}  // namespace
+
+uint64_t HashToken(std::string_view token) {
+  char small[64];
+  if (token.size() <= sizeof(small)) {
+    for (size_t i = 0; i < token.size(); ++i) small[i] = LowerAscii(token[i]);
+    return Hash64(std::string_view(small, token.size()), kTokenSeed);
+  }
+  std::string lower(token);
+  for (char& c : lower) c = LowerAscii(c);
+  return Hash64(lower, kTokenSeed);
+}
+
+uint64_t HashTraceId(std::string_view trace_id) { return Hash64(trace_id, kTraceSeed); }
+
+bool EqualsIgnoreAsciiCase(std::string_view a, std::string_view lower) {
+  if (a.size() != lower.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (LowerAscii(a[i]) != lower[i]) return false;
+  }
+  return true;
+}
+
+bool ContainsIgnoreAsciiCase(std::string_view haystack, std::string_view lower_needle) {
+  if (lower_needle.empty()) return true;
+  if (haystack.size() < lower_needle.size()) return false;
+  for (size_t start = 0; start + lower_needle.size() <= haystack.size(); ++start) {
+    if (EqualsIgnoreAsciiCase(haystack.substr(start, lower_needle.size()), lower_needle)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+GrepMatcher::GrepMatcher(std::string_view grep) : pattern_(grep) {
+  for (char& c : pattern_) c = LowerAscii(c);
+  ForEachToken(pattern_, [&](std::string_view token) {
+    tokens_.emplace_back(token);
+    hashes_.push_back(HashToken(token));
+  });
+}
+
+bool GrepMatcher::Matches(std::string_view message) const {
+  if (tokens_.empty()) return ContainsIgnoreAsciiCase(message, pattern_);
+  if (tokens_.size() == 1) {
+    bool found = false;
+    ForEachToken(message, [&](std::string_view token) {
+      found = found || EqualsIgnoreAsciiCase(token, tokens_[0]);
+    });
+    return found;
+  }
+  // Several tokens: try each start position (query token runs are short, and
+  // a naive check stays exact when the query repeats itself, "a a b").
+  thread_local std::vector<std::string_view> message_tokens;
+  message_tokens.clear();
+  ForEachToken(message, [&](std::string_view token) { message_tokens.push_back(token); });
+  for (size_t start = 0; start + tokens_.size() <= message_tokens.size(); ++start) {
+    size_t matched = 0;
+    while (matched < tokens_.size() &&
+           EqualsIgnoreAsciiCase(message_tokens[start + matched], tokens_[matched])) {
+      ++matched;
+    }
+    if (matched == tokens_.size()) return true;
+  }
+  return false;
+}
+
+}  // namespace faultline::storage::internal

@@ -1,0 +1,233 @@
+#include "storage/store.h"
+
+#include <gtest/gtest.h>
+
+#include "storage/internal/format.h"
+#include "storage/internal/rocks.h"
+#include "storage/reader.h"
+#include "tests/testutil/test_util.h"
+#include "tests/unit/storage/record_gen.h"
+
+namespace faultline::storage {
+namespace {
+
+std::unique_ptr<Store> OpenStore(const std::string& dir) {
+  Result<std::unique_ptr<Store>> store = Store::Open(dir, StoreOptions());
+  EXPECT_TRUE(store.ok()) << store.status().ToString();
+  return store.ok() ? std::move(store).value() : nullptr;
+}
+
+std::unique_ptr<Reader> OpenReader(const std::string& dir) {
+  Result<std::unique_ptr<Reader>> reader = Reader::Open(dir);
+  EXPECT_TRUE(reader.ok()) << reader.status().ToString();
+  return reader.ok() ? std::move(reader).value() : nullptr;
+}
+
+DeadLetter MakeDeadLetter(RejectReason reason, uint64_t offset) {
+  return DeadLetter{reason, "detail " + std::to_string(offset), "/var/log/x.log", -1, offset,
+                    10, "raw\xff" + std::to_string(offset), 1234};
+}
+
+TEST(StoreTest, PositionsAreWrittenWithTheirData) {
+  faultline::testing::TempDir tmp;
+  const std::string dir = tmp.Sub("db");
+  {
+    std::unique_ptr<Store> store = OpenStore(dir);
+    ASSERT_NE(store, nullptr);
+    Result<std::optional<SourcePosition>> missing = store->GetPosition("file:abc");
+    ASSERT_TRUE(missing.ok());
+    EXPECT_FALSE(missing->has_value());
+    RecordBatch batch = testing::ToBatch(testing::GenerateRecords(100, 1, 1'000'000'000, 1000));
+    ASSERT_OK(store->Write(EncodeBatch(batch, BlockOptions()),
+                           {SourcePosition{"file:abc", 4096, false, "/var/log/a.log"}}));
+    ASSERT_OK(store->Write(EncodedBatch(),
+                           {SourcePosition{"file:abc", 8192, true, "/var/log/a.log"},
+                            SourcePosition{"kafka:logs:3", 77, false, "logs"}}));
+  }
+  std::unique_ptr<Store> store = OpenStore(dir);
+  ASSERT_NE(store, nullptr);
+  Result<std::optional<SourcePosition>> position = store->GetPosition("file:abc");
+  ASSERT_TRUE(position.ok()) << position.status().ToString();
+  ASSERT_TRUE(position->has_value());
+  EXPECT_EQ((*position)->offset, 8192u);
+  EXPECT_TRUE((*position)->complete);
+  EXPECT_EQ((*position)->description, "/var/log/a.log");
+  position = store->GetPosition("kafka:logs:3");
+  ASSERT_TRUE(position.ok() && position->has_value());
+  EXPECT_EQ((*position)->offset, 77u);
+  EXPECT_FALSE((*position)->complete);
+}
+
+TEST(StoreTest, BlockSequenceContinuesAfterReopen) {
+  faultline::testing::TempDir tmp;
+  const std::string dir = tmp.Sub("db");
+  std::vector<Record> records = testing::GenerateRecords(200, 2, 1'000'000'000, 1000);
+  for (int round = 0; round < 2; ++round) {
+    std::unique_ptr<Store> store = OpenStore(dir);
+    ASSERT_NE(store, nullptr);
+    ASSERT_OK(store->Write(EncodeBatch(testing::ToBatch(records), BlockOptions()), {}));
+  }
+  std::unique_ptr<Reader> reader = OpenReader(dir);
+  ASSERT_NE(reader, nullptr);
+  Result<StoreStats> stats = reader->Stats();
+  ASSERT_TRUE(stats.ok());
+  EXPECT_EQ(stats->records, 400u);
+  Result<uint64_t> last = reader->LastBlockSeq();
+  ASSERT_TRUE(last.ok());
+  EXPECT_EQ(*last, stats->blocks) << "sequences 1..N without reuse";
+}
+
+TEST(StoreTest, DeadLettersAreListedAndCounted) {
+  faultline::testing::TempDir tmp;
+  const std::string dir = tmp.Sub("db");
+  std::unique_ptr<Store> store = OpenStore(dir);
+  ASSERT_NE(store, nullptr);
+  RecordBatch batch;
+  batch.AddDeadLetter(MakeDeadLetter(RejectReason::kInvalidJson, 1));
+  batch.AddDeadLetter(MakeDeadLetter(RejectReason::kBinary, 2));
+  batch.AddDeadLetter(MakeDeadLetter(RejectReason::kInvalidJson, 3));
+  batch.counters().lines = 10;
+  batch.counters().empty_lines = 2;
+  ASSERT_OK(store->Write(EncodeBatch(batch, BlockOptions()), {}));
+  RecordBatch second;
+  second.AddDeadLetter(MakeDeadLetter(RejectReason::kLineTooLong, 4));
+  second.counters().lines = 5;
+  ASSERT_OK(store->Write(EncodeBatch(second, BlockOptions()), {}));
+
+  std::unique_ptr<Reader> reader = OpenReader(dir);
+  ASSERT_NE(reader, nullptr);
+  std::vector<DeadLetter> all;
+  ASSERT_OK(reader->ListDeadLetters(std::nullopt, 100, [&](const DeadLetter& d) {
+    all.push_back(d);
+    return true;
+  }));
+  ASSERT_EQ(all.size(), 4u);
+  for (uint64_t i = 0; i < 4; ++i) EXPECT_EQ(all[i].offset, i + 1) << "arrival order";
+  EXPECT_EQ(all[1], MakeDeadLetter(RejectReason::kBinary, 2));
+
+  std::vector<uint64_t> invalid_json;
+  ASSERT_OK(reader->ListDeadLetters(RejectReason::kInvalidJson, 100, [&](const DeadLetter& d) {
+    invalid_json.push_back(d.offset);
+    return true;
+  }));
+  EXPECT_EQ(invalid_json, (std::vector<uint64_t>{1, 3}));
+  size_t limited = 0;
+  ASSERT_OK(reader->ListDeadLetters(std::nullopt, 2, [&](const DeadLetter&) {
+    ++limited;
+    return true;
+  }));
+  EXPECT_EQ(limited, 2u);
+
+  Result<StoreStats> stats = reader->Stats();
+  ASSERT_TRUE(stats.ok());
+  EXPECT_EQ(stats->dead_letters, 4u);
+  EXPECT_EQ(stats->dead_letters_by_reason[static_cast<size_t>(RejectReason::kInvalidJson)], 2u);
+  EXPECT_EQ(stats->dead_letters_by_reason[static_cast<size_t>(RejectReason::kLineTooLong)], 1u);
+  EXPECT_EQ(stats->dead_letters_dropped, 0u);
+  EXPECT_EQ(stats->lines, 15u);
+  EXPECT_EQ(stats->empty_lines, 2u);
+  EXPECT_EQ(stats->records, 0u);
+}
+
+TEST(StoreTest, StatsSummarizeTheStore) {
+  faultline::testing::TempDir tmp;
+  const std::string dir = tmp.Sub("db");
+  std::vector<Record> records = testing::GenerateRecords(5000, 3, 1'000'000'000'000, 10'000'000);
+  {
+    std::unique_ptr<Store> store = OpenStore(dir);
+    ASSERT_NE(store, nullptr);
+    ASSERT_OK(store->Write(EncodeBatch(testing::ToBatch(records), BlockOptions()), {}));
+    ASSERT_OK(store->Flush());
+  }
+  std::unique_ptr<Reader> reader = OpenReader(dir);
+  ASSERT_NE(reader, nullptr);
+  Result<StoreStats> stats = reader->Stats();
+  ASSERT_TRUE(stats.ok()) << stats.status().ToString();
+  StoreStats want;
+  for (const Record& r : records) {
+    ++want.records;
+    ++want.by_kind[static_cast<size_t>(r.kind)];
+    ++want.by_level[static_cast<size_t>(r.level)];
+    ++want.by_service[r.service];
+  }
+  EXPECT_EQ(stats->records, want.records);
+  EXPECT_EQ(stats->by_kind, want.by_kind);
+  EXPECT_EQ(stats->by_level, want.by_level);
+  EXPECT_EQ(stats->by_service, want.by_service);
+  EXPECT_EQ(stats->min_ts_ns, records.front().ts_ns);
+  EXPECT_EQ(stats->max_ts_ns, records.back().ts_ns);
+  EXPECT_GE(stats->blocks, 4u);
+  EXPECT_GT(stats->raw_bytes, stats->stored_bytes);
+  EXPECT_GT(stats->disk_bytes, stats->stored_bytes);
+}
+
+TEST(StoreTest, SecondWriterIsUnavailable) {
+  faultline::testing::TempDir tmp;
+  const std::string dir = tmp.Sub("db");
+  std::unique_ptr<Store> first = OpenStore(dir);
+  ASSERT_NE(first, nullptr);
+  Result<std::unique_ptr<Store>> second = Store::Open(dir, StoreOptions());
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.status().code(), StatusCode::kUnavailable) << second.status().ToString();
+}
+
+TEST(StoreTest, MissingStoreIsNotFound) {
+  faultline::testing::TempDir tmp;
+  Result<std::unique_ptr<Reader>> reader = Reader::Open(tmp.Sub("nothing"));
+  ASSERT_FALSE(reader.ok());
+  EXPECT_EQ(reader.status().code(), StatusCode::kNotFound);
+  EXPECT_NE(reader.status().message().find("faultline ingest --db"), std::string::npos);
+  StoreOptions options;
+  options.create_if_missing = false;
+  Result<std::unique_ptr<Store>> store = Store::Open(tmp.Sub("nothing"), options);
+  ASSERT_FALSE(store.ok());
+  EXPECT_EQ(store.status().code(), StatusCode::kNotFound);
+}
+
+TEST(StoreTest, OtherSchemaVersionIsRefused) {
+  faultline::testing::TempDir tmp;
+  const std::string dir = tmp.Sub("db");
+  ASSERT_NE(OpenStore(dir), nullptr);
+  {
+    internal::RocksDb rocks;
+    ASSERT_OK(rocks.OpenPrimary(dir, StoreOptions()));
+    ASSERT_TRUE(rocks.db()
+                    ->Put(rocksdb::WriteOptions(), rocks.cf(internal::Cf::kMeta),
+                          std::string(internal::kSchemaVersionKey), "99")
+                    .ok());
+  }
+  Result<std::unique_ptr<Store>> store = Store::Open(dir, StoreOptions());
+  ASSERT_FALSE(store.ok());
+  EXPECT_NE(store.status().message().find("schema version 99"), std::string::npos)
+      << store.status().ToString();
+  Result<std::unique_ptr<Reader>> reader = Reader::Open(dir);
+  ASSERT_FALSE(reader.ok());
+  EXPECT_NE(reader.status().message().find("schema version 99"), std::string::npos);
+}
+
+TEST(StoreTest, CreatesEveryColumnFamily) {
+  faultline::testing::TempDir tmp;
+  const std::string dir = tmp.Sub("db");
+  ASSERT_NE(OpenStore(dir), nullptr);
+  std::vector<std::string> names;
+  ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), dir, &names).ok());
+  std::sort(names.begin(), names.end());
+  EXPECT_EQ(names, (std::vector<std::string>{"block_index", "blocks", "deadletter", "default",
+                                             "incidents", "meta", "series", "templates"}));
+}
+
+TEST(StoreTest, ValidatesOptions) {
+  StoreOptions options;
+  EXPECT_OK(options.Validate());
+  options.block.max_records = 0;
+  EXPECT_EQ(options.Validate().code(), StatusCode::kInvalidArgument);
+  options = StoreOptions();
+  options.block.max_span_ns = 0;
+  EXPECT_EQ(options.Validate().code(), StatusCode::kInvalidArgument);
+  options = StoreOptions();
+  options.block.bloom_bits_per_key = 0;
+  EXPECT_EQ(options.Validate().code(), StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace faultline::storage

@@ -60,6 +60,27 @@ bool ParseDouble(std::string_view text, double* out) {
   return ec == std::errc() && ptr == end && std::isfinite(*out);
 }
 
+// "java.lang.IllegalStateException: boom" or "com.x.FooError": the line a
+// Java or Python stack trace starts with, right below the log line. A dotted
+// or plain identifier ending in Exception/Error/Throwable, then ':' or the end.
+bool LooksLikeExceptionHeader(std::string_view line) {
+  size_t end = 0;
+  while (end < line.size() && line[end] != ':' && line[end] != ' ') ++end;
+  const std::string_view name = line.substr(0, end);
+  if (end < line.size() && line[end] != ':') return false;
+  for (std::string_view suffix : {"Exception", "Error", "Throwable"}) {
+    if (name.size() > suffix.size() && name.substr(name.size() - suffix.size()) == suffix) {
+      for (char c : name) {
+        const bool ident = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                           (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '$';
+        if (!ident) return false;
+      }
+      return true;
+    }
+  }
+  return false;
+}
+
 Level LevelFromOtelSeverity(int64_t number) {
   if (number >= 1 && number <= 4) return Level::kTrace;
   if (number >= 5 && number <= 8) return Level::kDebug;
@@ -159,7 +180,11 @@ bool IsContinuationLine(std::string_view line) {
     }
     return false;
   }
-  return StartsWith(line, "at ") || StartsWith(line, "Caused by") || StartsWith(line, "...");
+  if (StartsWith(line, "at ") || StartsWith(line, "Caused by") || StartsWith(line, "...") ||
+      StartsWith(line, "Traceback (most recent call last)")) {
+    return true;
+  }
+  return LooksLikeExceptionHeader(line);
 }
 
 struct LineParser::Impl {

@@ -10,13 +10,7 @@
 # WORK (scratch dir; default build/bench-work), RECORDS (1000000), RUNS (5),
 # SKIP_DUCKDB=1, DUCKDB_MODE (file|memory, default file).
 # Prints a table, then one JSON line (last line of output).
-set -euo pipefail
-root=$(cd "$(dirname "$0")/.." && pwd)
-cd "$root"
-
-faultline=${1:-${FAULTLINE:-build/release/tools/faultline}}
-gen=${GEN:-$(dirname "$faultline")/../bench/faultline_gen_corpus}
-work=${WORK:-build/bench-work}
+source "$(dirname "$0")/common.sh" "$@"
 records=${RECORDS:-1000000}
 runs=${RUNS:-5}
 duckdb_mode=${DUCKDB_MODE:-file}
@@ -25,15 +19,11 @@ corpus_end=2026-11-24T10:00:00Z
 target_rate=1000000
 target_rss_mb=1024
 
-die() { echo "ingest.sh: $*" >&2; exit 1; }
-[[ -x "$faultline" ]] || die "no faultline binary at $faultline (build it, or pass its path)"
-[[ -x "$gen" ]] || die "no corpus generator at $gen (build target faultline_gen_corpus, or set GEN)"
 if [[ ! -x /usr/bin/time ]]; then
-  echo "ingest.sh: installing GNU time for peak RSS" >&2
+  echo "$bench_name: installing GNU time for peak RSS" >&2
   if [[ $(id -u) -eq 0 ]]; then apt-get install -y -qq time >/dev/null; else sudo apt-get install -y -qq time >/dev/null; fi
 fi
 
-mkdir -p "$work"
 corpus="$work/corpus-${records}.ndjson"
 stamp="$corpus.args"
 args="--records $records --seed 1 --end $corpus_end --span 1h"
@@ -45,10 +35,7 @@ if [[ ! -f "$corpus" || "$(cat "$stamp" 2>/dev/null)" != "$args" ]]; then
 fi
 bytes=$(stat -c %s "$corpus")
 
-# Median of numbers, one per line.
-median() { sort -g | awk '{v[NR]=$1} END {if (NR%2) print v[(NR+1)/2]; else print (v[NR/2]+v[NR/2+1])/2}'; }
 max() { sort -g | tail -1; }
-now_ns() { date +%s%N; }
 
 ingest_args=(--quiet)
 if "$faultline" ingest --help 2>&1 | grep -q -- '--output'; then ingest_args+=(--output json); fi
@@ -87,7 +74,7 @@ fl_rss_max=$(printf '%s\n' "${rss[@]}" | max)
 duck_json=null duck_rate=0
 if [[ "${SKIP_DUCKDB:-0}" != 1 ]]; then
   if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
-    echo "ingest.sh: node/npm missing; skipping DuckDB (FAULTLINE_BENCH_DEPS=1 scripts/install-deps.sh)" >&2
+    echo "$bench_name: node/npm missing; skipping DuckDB (FAULTLINE_BENCH_DEPS=1 scripts/install-deps.sh)" >&2
   else
     if [[ ! -d bench/node_modules/@duckdb/node-api ]]; then
       echo "installing @duckdb/node-api into bench/node_modules"

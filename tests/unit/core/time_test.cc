@@ -83,34 +83,25 @@ TEST(ParseTimestampTest, ReportsYearsOutsideInt64Nanos) {
   EXPECT_EQ(ParseTimestamp("99999999999999999999", TimeZone(), &ns), TimeParse::kOutOfRange);
 }
 
-TEST(EpochTest, MagnitudeTellsTheUnit) {
+TEST(EpochTest, MagnitudeTellsTheUnitAndFractionsAreKept) {
+  const std::pair<std::string_view, int64_t> cases[] = {
+      {"1674981729", kBaseNs},
+      {"1674981729487", kBaseNs + 487000000},
+      {"1674981729487160", kBaseNs + 487160000},
+      {"1674981729487160534", kBaseNs + 487160534},
+      {"1674981729.487", kBaseNs + 487000000},
+      {"1674981729487.5", kBaseNs + 487500000},
+      {"1674981729.123456789", kBaseNs + 123456789},
+  };
+  for (const auto& [digits, expected] : cases) {
+    int64_t ns = 0;
+    ASSERT_EQ(ParseEpochNumber(digits, &ns), TimeParse::kOk) << digits;
+    EXPECT_EQ(ns, expected) << digits;
+    // ParseTimestamp takes the same numbers written as strings.
+    EXPECT_EQ(Parse(digits), expected) << digits;
+  }
   int64_t ns = 0;
-  ASSERT_EQ(ParseEpochNumber("1674981729", &ns), TimeParse::kOk);
-  EXPECT_EQ(ns, kBaseNs);
-  ASSERT_EQ(ParseEpochNumber("1674981729487", &ns), TimeParse::kOk);
-  EXPECT_EQ(ns, kBaseNs + 487000000);
-  ASSERT_EQ(ParseEpochNumber("1674981729487160", &ns), TimeParse::kOk);
-  EXPECT_EQ(ns, kBaseNs + 487160000);
-  ASSERT_EQ(ParseEpochNumber("1674981729487160534", &ns), TimeParse::kOk);
-  EXPECT_EQ(ns, kBaseNs + 487160534);
-}
-
-TEST(EpochTest, AcceptsFractions) {
-  int64_t ns = 0;
-  ASSERT_EQ(ParseEpochNumber("1674981729.487", &ns), TimeParse::kOk);
-  EXPECT_EQ(ns, kBaseNs + 487000000);
-  ASSERT_EQ(ParseEpochNumber("1674981729487.5", &ns), TimeParse::kOk);
-  EXPECT_EQ(ns, kBaseNs + 487500000);
-  ASSERT_EQ(ParseEpochNumber("1674981729.123456789", &ns), TimeParse::kOk);
-  EXPECT_EQ(ns, kBaseNs + 123456789);
   EXPECT_EQ(ParseEpochNumber("1674981729.", &ns), TimeParse::kNotATime);
-}
-
-TEST(EpochTest, ParseTimestampTakesEpochStrings) {
-  EXPECT_EQ(Parse("1674981729"), kBaseNs);
-  EXPECT_EQ(Parse("1674981729487"), kBaseNs + 487000000);
-  EXPECT_EQ(Parse("1674981729487160"), kBaseNs + 487160000);
-  EXPECT_EQ(Parse("1674981729487160534"), kBaseNs + 487160534);
 }
 
 TEST(EpochTest, IntAndDoubleForms) {

@@ -68,6 +68,9 @@ class Reader {
   // Calls `emit` for each matching record in time order (newest first when
   // query.reverse), up to query.limit; stops early when emit returns false.
   virtual Status Search(const Query& query, const std::function<bool(const Record&)>& emit) = 0;
+  // Number of matching records, at most query.limit. Blocks that the query
+  // covers whole (time, service, level, kind only) are counted from their
+  // summaries without being read.
   virtual Result<uint64_t> Count(const Query& query) = 0;
 
   // Records in blocks written after sequence `after_seq`, matching `query`,

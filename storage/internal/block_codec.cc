@@ -41,7 +41,9 @@ ZstdContexts& Contexts() {
   return contexts;
 }
 
-// Appends one string per row as two sections: lengths, then bytes.
+// Appends one string per row as two sections: lengths, then bytes. (Packing
+// hex ids to binary was tried: zstd's entropy stage already stores hex at
+// ~4 bits a digit, and the packing pass cost more than it saved.)
 struct StringColumnBuilder {
   std::string lengths;
   std::string bytes;
@@ -129,6 +131,7 @@ void EncodeBlock(const RecordBatch& batch, const uint32_t* rows, size_t count,
 
   thread_local BloomBuilder token_bloom;
   thread_local BloomBuilder trace_bloom;
+  thread_local std::string lowered;
 
   std::string ts_column, kind_column, level_column;
   StringColumnBuilder message, trace_id, span_id, parent_span_id, name, attr_values;
@@ -145,7 +148,22 @@ void EncodeBlock(const RecordBatch& batch, const uint32_t* rows, size_t count,
 
   uint64_t prev_ts = static_cast<uint64_t>(min_ts);
   uint64_t prev_offset = 0;
+  const char* arena = count > 0 ? batch.Get(StrRef{0, 0}).data() : nullptr;
   for (size_t i = 0; i < count; ++i) {
+    // The rows of one service are scattered through the batch (and its
+    // arena), so the loop is bound by cache misses; fetch ahead: the row
+    // itself 8 iterations early, what it points to 4 iterations early.
+    if (i + 8 < count) __builtin_prefetch(&all[rows[i + 8]]);
+    if (i + 4 < count) {
+      const RecordRow& ahead = all[rows[i + 4]];
+      __builtin_prefetch(arena + ahead.message.offset);
+      __builtin_prefetch(arena + ahead.trace_id.offset);
+      if (ahead.attr_count > 0) {
+        __builtin_prefetch(&attrs[ahead.attr_begin]);
+        __builtin_prefetch(&attrs[ahead.attr_begin + ahead.attr_count - 1]);
+        __builtin_prefetch(arena + attrs[ahead.attr_begin].key.offset);
+      }
+    }
     const RecordRow& row = all[rows[i]];
     // Deltas are computed in unsigned arithmetic so extreme times wrap
     // instead of overflowing; decoding wraps back.
@@ -160,7 +178,9 @@ void EncodeBlock(const RecordBatch& batch, const uint32_t* rows, size_t count,
 
     const std::string_view text = batch.Get(row.message);
     message.Add(text);
-    ForEachToken(text, [](std::string_view token) { token_bloom.AddHash(HashToken(token)); });
+    ForEachLoweredToken(text, &lowered, [](std::string_view token) {
+      token_bloom.AddHash(HashLoweredToken(token));
+    });
     const std::string_view trace = batch.Get(row.trace_id);
     trace_id.Add(trace);
     if (!trace.empty()) trace_bloom.AddHash(HashTraceId(trace));

@@ -21,13 +21,13 @@ rocksdb::ColumnFamilyOptions CfOptions(Cf cf, size_t write_buffer_bytes) {
   options.write_buffer_size = write_buffer_bytes;
   if (cf == Cf::kBlocks) {
     // Payloads are zstd-compressed already; compressing again wastes CPU.
-    // Large values go to blob files so compactions move small references
-    // instead of rewriting megabytes of payload (see docs/storage.md).
+    // BlobDB (enable_blob_files) would spare compactions from rewriting the
+    // payloads, but RocksDB 7.8.3 crashes reading blobs from a secondary
+    // instance (BlobSource::GetBlob -> GetSstInternalUniqueId), which is how
+    // every reader opens the store. Blocks are written once and compaction
+    // only rewrites them a few times on the way down; see docs/storage.md.
     options.compression = rocksdb::kNoCompression;
-    options.enable_blob_files = true;
-    options.min_blob_size = 4096;
-    options.blob_compression_type = rocksdb::kNoCompression;
-    options.enable_blob_garbage_collection = true;
+    options.target_file_size_base = 256 << 20;  // fewer, larger SSTs of payloads
   }
   if (cf == Cf::kBlockIndex) {
     // Summaries are scanned whole on every Reader open; keep them in few,

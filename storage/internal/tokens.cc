@@ -9,6 +9,8 @@ constexpr uint64_t kTokenSeed = 0x746f6b656e;  // distinct from trace ids
 constexpr uint64_t kTraceSeed = 0x7472616365;
 }  // namespace
 
+uint64_t HashLoweredToken(std::string_view lowered) { return Hash64(lowered, kTokenSeed); }
+
 uint64_t HashToken(std::string_view token) {
   char small[64];
   if (token.size() <= sizeof(small)) {

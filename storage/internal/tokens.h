@@ -15,10 +15,21 @@
 
 namespace faultline::storage::internal {
 
-inline bool IsTokenByte(unsigned char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-         c == '_' || c >= 0x80;
-}
+// Per byte: 0 for separators, else the byte lower-cased (ASCII). A table
+// because tokenizing every message is on the ingest hot path.
+struct TokenTable {
+  unsigned char lower[256];
+  constexpr TokenTable() : lower() {
+    for (int c = 0; c < 256; ++c) {
+      const bool word = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                        (c >= '0' && c <= '9') || c == '_' || c >= 0x80;
+      lower[c] = static_cast<unsigned char>(!word ? 0 : (c >= 'A' && c <= 'Z') ? c + 32 : c);
+    }
+  }
+};
+inline constexpr TokenTable kTokenTable;
+
+inline bool IsTokenByte(unsigned char c) { return kTokenTable.lower[c] != 0; }
 
 inline char LowerAscii(char c) {
   return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
@@ -37,8 +48,33 @@ void ForEachToken(std::string_view text, Fn&& fn) {
   }
 }
 
+// Like ForEachToken, but the tokens passed to fn are already lower-cased
+// (views into `scratch`, valid until the next call): one pass lowers and
+// splits, so each token is hashed without another copy.
+template <typename Fn>
+void ForEachLoweredToken(std::string_view text, std::string* scratch, Fn&& fn) {
+  scratch->resize(text.size() + 1);
+  char* out = scratch->data();
+  size_t start = 0;
+  size_t length = 0;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const unsigned char lowered = kTokenTable.lower[static_cast<unsigned char>(text[i])];
+    out[i] = static_cast<char>(lowered);
+    if (lowered != 0) {
+      if (length == 0) start = i;
+      ++length;
+    } else if (length > 0) {
+      fn(std::string_view(out + start, length));
+      length = 0;
+    }
+  }
+  if (length > 0) fn(std::string_view(out + start, length));
+}
+
 // Hash of the lower-cased token (the bloom key).
 uint64_t HashToken(std::string_view token);
+// The same for a token that is lower-case already.
+uint64_t HashLoweredToken(std::string_view lowered);
 // Hash of a trace id (the trace bloom key); exact bytes.
 uint64_t HashTraceId(std::string_view trace_id);
 

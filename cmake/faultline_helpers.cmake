@@ -44,6 +44,5 @@ function(faultline_test)
                         faultline::testutil GTest::gtest GTest::gmock GTest::gtest_main)
   gtest_discover_tests(${ARG_NAME}
     PROPERTIES LABELS "${ARG_LABELS}"
-               ENVIRONMENT "FAULTLINE_SOURCE_DIR=${PROJECT_SOURCE_DIR};FAULTLINE_BINARY=$<TARGET_FILE:faultline>"
     DISCOVERY_TIMEOUT 60)
 endfunction()

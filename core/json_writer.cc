@@ -1,5 +1,6 @@
 #include "core/json_writer.h"
 
+#include <cmath>
 #include <cstdio>
 
 #include "core/time.h"
@@ -140,10 +141,15 @@ void AppendRecordJson(std::string* out, const Record& record) {
     out->append(std::to_string(record.duration_ns));
   }
   if (record.kind == RecordKind::kMetric) {
-    char buf[32];
-    std::snprintf(buf, sizeof(buf), "%.17g", record.value);
+    // JSON has no NaN or infinity: a metric without a finite value is null.
     out->append(",\"value\":");
-    out->append(buf);
+    if (std::isfinite(record.value)) {
+      char buf[32];
+      std::snprintf(buf, sizeof(buf), "%.17g", record.value);
+      out->append(buf);
+    } else {
+      out->append("null");
+    }
   }
   if (!record.attributes.empty()) {
     out->append(",\"attributes\":{");

@@ -60,6 +60,59 @@ bool ParseDouble(std::string_view text, double* out) {
   return ec == std::errc() && ptr == end && std::isfinite(*out);
 }
 
+// Like ParseDouble, but NaN and infinities are values too: a metric sample
+// of NaN means "no data" and is kept as such.
+bool ParseMetricValue(std::string_view text, double* out) {
+  if (text.empty()) return false;
+  if (text.front() == '+') text.remove_prefix(1);
+  const char* end = text.data() + text.size();
+  auto [ptr, ec] = std::from_chars(text.data(), end, *out);
+  return ec == std::errc() && ptr == end;
+}
+
+// Copies `text` to `out` with bare NaN, Infinity and -Infinity values (outside
+// strings) put in quotes. Returns false when there are none.
+bool QuoteNonFiniteNumbers(std::string_view text, std::string* out) {
+  if (text.find("NaN") == std::string_view::npos &&
+      text.find("Infinity") == std::string_view::npos) {
+    return false;
+  }
+  out->clear();
+  out->reserve(text.size() + 16);
+  bool in_string = false;
+  bool changed = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (in_string) {
+      out->push_back(c);
+      if (c == '\\' && i + 1 < text.size()) {
+        out->push_back(text[++i]);
+      } else if (c == '"') {
+        in_string = false;
+      }
+      continue;
+    }
+    if (c == '"') {
+      in_string = true;
+      out->push_back(c);
+      continue;
+    }
+    for (std::string_view token : {"NaN", "Infinity", "-Infinity"}) {
+      if (text.substr(i, token.size()) == token) {
+        out->push_back('"');
+        out->append(token);
+        out->push_back('"');
+        i += token.size() - 1;
+        changed = true;
+        c = 0;
+        break;
+      }
+    }
+    if (c != 0) out->push_back(c);
+  }
+  return changed;
+}
+
 // "java.lang.IllegalStateException: boom" or "com.x.FooError": the line a
 // Java or Python stack trace starts with, right below the log line. A dotted
 // or plain identifier ending in Exception/Error/Throwable, then ':' or the end.
@@ -203,6 +256,7 @@ struct LineParser::Impl {
   std::string path;
   std::string scratch;
   std::string padded;
+  std::string lenient;  // a line rewritten by QuoteNonFiniteNumbers
   std::array<Winner, internal::kSlotCount> winners;
   WalkStop stop = WalkStop::kNone;
   simdjson::error_code json_error = simdjson::SUCCESS;
@@ -222,6 +276,9 @@ struct LineParser::Impl {
 
   LineResult ParseOne(const char* data, size_t size, size_t capacity, uint64_t line_offset);
   LineResult ParseJson(size_t first, size_t capacity);
+  // Iterates one JSON object; sets stop and json_error.
+  // REQUIRES: capacity - size >= kInputPadding.
+  void WalkJson(const char* data, size_t size, size_t capacity);
   LineResult ParseText();
   LineResult ParseLogfmt();
   LineResult Finalize();
@@ -314,6 +371,19 @@ LineResult LineParser::Impl::ParseOne(const char* data, size_t size, size_t capa
   return ParseText();
 }
 
+void LineParser::Impl::WalkJson(const char* data, size_t size, size_t capacity) {
+  const simdjson::padded_string_view view(data, size, capacity);
+  ondemand::document doc;
+  ondemand::object object;
+  json_error = simdjson::SUCCESS;
+  if (json_error = json.iterate(view).get(doc); json_error == simdjson::SUCCESS) {
+    if (json_error = doc.get_object().get(object); json_error == simdjson::SUCCESS) {
+      stop = WalkObject(object, 1);
+    }
+  }
+  if (json_error != simdjson::SUCCESS) stop = WalkStop::kJsonError;
+}
+
 LineResult LineParser::Impl::ParseJson(size_t first, size_t capacity) {
   const std::string_view text = TrimRight(line.substr(first));
   // simdjson stops at the end of the root object and does not look further,
@@ -324,16 +394,18 @@ LineResult LineParser::Impl::ParseJson(size_t first, size_t capacity) {
                               ? "JSON object ends before it closes"
                               : "text after the JSON object");
   }
-  const simdjson::padded_string_view view(text.data(), text.size(), capacity - first);
-  ondemand::document doc;
-  ondemand::object object;
-  json_error = simdjson::SUCCESS;
-  if (json_error = json.iterate(view).get(doc); json_error == simdjson::SUCCESS) {
-    if (json_error = doc.get_object().get(object); json_error == simdjson::SUCCESS) {
-      stop = WalkObject(object, 1);
-    }
+  WalkJson(text.data(), text.size(), capacity - first);
+  if (stop == WalkStop::kJsonError && json_error != simdjson::UTF8_ERROR &&
+      json_error != simdjson::DEPTH_ERROR && QuoteNonFiniteNumbers(text, &lenient)) {
+    // Python's json module and others write NaN and Infinity, which JSON
+    // does not allow. Real fleets emit them (metrics with no sample), so the
+    // line is read again with those tokens quoted rather than rejected.
+    ResetFields();
+    stop = WalkStop::kNone;
+    const size_t size = lenient.size();
+    lenient.append(kInputPadding, '\0');
+    WalkJson(lenient.data(), size, lenient.size());
   }
-  if (json_error != simdjson::SUCCESS) stop = WalkStop::kJsonError;
   switch (stop) {
     case WalkStop::kNone: break;
     case WalkStop::kTooDeep:
@@ -695,7 +767,7 @@ LineResult LineParser::Impl::Finalize() {
       return Reject(RejectReason::kBadMetricValue, "metric without a value field");
     }
     if ((value_leaf->type != AttrType::kNumber && value_leaf->type != AttrType::kString) ||
-        !ParseDouble(value_leaf->value, &value)) {
+        !ParseMetricValue(value_leaf->value, &value)) {
       return Reject(RejectReason::kBadMetricValue,
                     "field \"" + std::string(Key(*value_leaf)) + "\" is not a number: " +
                         std::string(value_leaf->value.substr(0, 64)));

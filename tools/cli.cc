@@ -365,7 +365,7 @@ int RunSearchCommand(const std::string& db, const FilterFlags& flags, size_t lim
   if (!query.ok()) return Fail(query.status());
   Result<OutputFormat> format = ParseOutput(flags.output, true);
   if (!format.ok()) return Fail(format.status());
-  query->limit = limit;
+  query->limit = count ? SIZE_MAX : limit;  // --count counts every match
   query->reverse = reverse;
   Result<std::unique_ptr<storage::Reader>> reader = storage::Reader::Open(db);
   if (!reader.ok()) return Fail(reader.status());

@@ -1,6 +1,8 @@
 #include "tools/config.h"
 
+#include <algorithm>
 #include <fstream>
+#include <tuple>
 #include <set>
 #include <sstream>
 
@@ -291,6 +293,10 @@ Result<Config> ParseConfig(const std::string& text, const std::string& path,
     return JoinErrors(*errors, path);
   }
   ConfigReader(&config, errors).Read(root);
+  // toml++ iterates tables in key order; report in document order.
+  std::stable_sort(errors->begin(), errors->end(), [](const ConfigError& a, const ConfigError& b) {
+    return std::tie(a.line, a.column) < std::tie(b.line, b.column);
+  });
   if (errors->empty()) {
     Status parser_ok = config.parser.Validate();
     if (!parser_ok.ok()) errors->push_back(ConfigError{0, 0, parser_ok.message()});

@@ -132,11 +132,22 @@ Status RocksDb::OpenWith(const std::string& dir, const rocksdb::DBOptions& db_op
     }
     if (!known) extra_handles_.push_back(handles[i]);
   }
+  size_t missing = 0;
+  std::string first_missing;
   for (size_t c = 0; c < kCfCount; ++c) {
     if (handles_[c] == nullptr) {
-      return Status::Corruption("store " + dir + " lacks column family " +
-                                std::string(kCfNames[c]));
+      if (missing++ == 0) first_missing = kCfNames[c];
     }
+  }
+  // A writer creates the store with only "default" and adds the others one
+  // by one right after; a reader can open it in between.
+  if (secondary_dir != nullptr && missing > 0) {
+    return Status::Unavailable("store " + dir + " has no column family " + first_missing +
+                               ": it is still being created by its writer (try again in a "
+                               "moment), or it is damaged");
+  }
+  if (missing > 0) {
+    return Status::Corruption("store " + dir + " lacks column family " + first_missing);
   }
   return Status::Ok();
 }
@@ -170,7 +181,12 @@ Status RocksDb::OpenSecondary(const std::string& dir, const std::string& seconda
   rocksdb::DBOptions db_options;
   db_options.max_open_files = -1;  // required by secondary instances
   db_options.keep_log_file_num = 2;
-  return OpenWith(dir, db_options, &secondary_dir, 4 << 20);
+  FL_RETURN_IF_ERROR(OpenWith(dir, db_options, &secondary_dir, 4 << 20));
+  // If the writer flushed while we opened, we may have read the MANIFEST
+  // from before the flush and then found its write-ahead log already gone.
+  // The flush's MANIFEST edit is written before that log is deleted, so one
+  // catch-up now sees the flushed data.
+  return FromRocks(db_->TryCatchUpWithPrimary(), "catching up with the writer of " + dir);
 }
 
 Status RocksDb::CheckSchema(bool write_if_missing) {

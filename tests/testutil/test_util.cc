@@ -31,7 +31,7 @@ TempDir::~TempDir() {
 
 std::filesystem::path SourceDir() {
   if (const char* dir = std::getenv("FAULTLINE_SOURCE_DIR")) return dir;
-  return std::filesystem::current_path();
+  return FAULTLINE_DEFAULT_SOURCE_DIR;
 }
 
 std::filesystem::path SharedDataDir() {
@@ -82,7 +82,7 @@ std::string ShellQuote(const std::string& arg) {
 
 std::string FaultlineBinary() {
   if (const char* path = std::getenv("FAULTLINE_BINARY")) return path;
-  return "faultline";
+  return FAULTLINE_DEFAULT_BINARY;
 }
 
 }  // namespace faultline::testing

@@ -274,7 +274,12 @@ void PrintIngestSummary(const IngestSummary& summary, bool json) {
     }
     char secs[64];
     std::snprintf(secs, sizeof(secs), "%.3f", summary.seconds);
-    out += "}},\"blocks\":" + std::to_string(summary.blocks) +
+    char phases[96];
+    std::snprintf(phases, sizeof(phases), ",\"open_seconds\":%.3f,\"flush_seconds\":%.3f",
+                  summary.open_seconds, summary.flush_seconds);
+    out += "}}";
+    out += phases;
+    out += ",\"blocks\":" + std::to_string(summary.blocks) +
            ",\"stored_bytes\":" + std::to_string(summary.stored_bytes) + ",\"seconds\":" + secs +
            ",\"records_per_second\":" + std::to_string(static_cast<uint64_t>(rate)) +
            ",\"files\":[";

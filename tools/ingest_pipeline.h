@@ -50,6 +50,8 @@ struct IngestSummary {
   uint64_t blocks = 0;
   uint64_t stored_bytes = 0;  // compressed block bytes written
   double seconds = 0;
+  double open_seconds = 0;   // opening (or creating) the store
+  double flush_seconds = 0;  // the final flush of memtables to disk
   std::vector<FileReport> files;
 };
 

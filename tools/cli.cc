@@ -94,8 +94,12 @@ class RecordPrinter {
 
  private:
   void AppendText(const Record& record) {
+    // Spans and metrics usually carry no level: a dash reads better than
+    // UNKNOWN in a column of levels.
     char level[16];
-    std::snprintf(level, sizeof(level), "%-5s", std::string(LevelName(record.level)).c_str());
+    std::snprintf(level, sizeof(level), "%-5s",
+                  record.level == Level::kUnknown ? "-"
+                                                  : std::string(LevelName(record.level)).c_str());
     line_ += palette_.Dim();
     line_ += FormatRfc3339(record.ts_ns, 3);
     line_ += palette_.Reset();
@@ -301,6 +305,13 @@ void PrintIngestSummary(const IngestSummary& summary, bool json) {
     std::fputs(out.c_str(), stdout);
     return;
   }
+  uint64_t skipped = 0;
+  for (const FileReport& f : summary.files) skipped += f.skipped ? 1 : 0;
+  if (skipped == summary.files.size()) {
+    std::printf("nothing new: %llu file(s) already ingested (--force ingests again)\n",
+                static_cast<unsigned long long>(skipped));
+    return;
+  }
   std::printf("ingested %llu records (%llu logs, %llu spans, %llu metrics) in %.2f s: %.0f records/s\n",
               static_cast<unsigned long long>(summary.records),
               static_cast<unsigned long long>(summary.by_kind[0]),
@@ -323,8 +334,6 @@ void PrintIngestSummary(const IngestSummary& summary, bool json) {
     }
     std::printf("  (see: faultline deadletter list)\n");
   }
-  uint64_t skipped = 0;
-  for (const FileReport& f : summary.files) skipped += f.skipped ? 1 : 0;
   if (skipped > 0) {
     std::printf("  %llu file(s) skipped as already ingested (--force to ingest again)\n",
                 static_cast<unsigned long long>(skipped));

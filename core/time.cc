@@ -368,12 +368,71 @@ TimeParse ParseTimestamp(std::string_view text, const TimeZone& zone, int64_t* o
   return ParseEpochNumber(text, out_ns);
 }
 
+namespace {
+
+// "Jun 14 15:16:01", "Jun  4 15:16:01.123": the BSD syslog (RFC 3164) stamp
+// that has no year. The year is the one that puts the time closest before
+// now + 1 day, which is right for any log younger than a year; say the year
+// with --line-format (or an RFC 3339 stamp) when reading older archives.
+TimeParse ParseSyslogPrefix(std::string_view text, const TimeZone& zone, size_t* used,
+                            int64_t* out_ns) {
+  static constexpr std::string_view kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                                 "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  if (text.size() < 15 || text[3] != ' ') return TimeParse::kNotATime;
+  int month = 0;
+  for (int m = 0; m < 12; ++m) {
+    if (text.substr(0, 3) == kMonths[m]) month = m + 1;
+  }
+  if (month == 0) return TimeParse::kNotATime;
+  const char d1 = text[4] == ' ' ? '0' : text[4];
+  if (!IsDigit(d1) || !IsDigit(text[5]) || text[6] != ' ') return TimeParse::kNotATime;
+  const int day = (d1 - '0') * 10 + (text[5] - '0');
+  if (!IsDigit(text[7]) || !IsDigit(text[8]) || text[9] != ':' || !IsDigit(text[10]) ||
+      !IsDigit(text[11]) || text[12] != ':' || !IsDigit(text[13]) || !IsDigit(text[14])) {
+    return TimeParse::kNotATime;
+  }
+  const int hour = (text[7] - '0') * 10 + (text[8] - '0');
+  const int minute = (text[10] - '0') * 10 + (text[11] - '0');
+  const int second = (text[13] - '0') * 10 + (text[14] - '0');
+  if (day < 1 || day > 31 || hour > 23 || minute > 59 || second > 60) return TimeParse::kNotATime;
+  size_t pos = 15;
+  int64_t frac_ns = 0;
+  if (pos + 1 < text.size() && text[pos] == '.' && IsDigit(text[pos + 1])) {
+    ++pos;
+    size_t digits = 0;
+    while (pos < text.size() && IsDigit(text[pos])) {
+      if (digits < 9) frac_ns = frac_ns * 10 + (text[pos] - '0');
+      ++digits;
+      ++pos;
+    }
+    if (digits < 9) frac_ns *= kPow10[9 - digits];
+  }
+  const int64_t now_s = NowNanos() / kNanosPerSecond;
+  const int64_t now_year = CivilFromDays(now_s / 86400).year;
+  for (int64_t year = now_year + 1; year >= now_year - 1; --year) {
+    if (day > DaysInMonth(static_cast<int>(year), month)) continue;  // Feb 29, non-leap year
+    const int64_t local =
+        DaysFromCivil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second;
+    const int64_t utc = local - zone.OffsetForLocal(local);
+    if (utc <= now_s + 86400) {
+      *used = pos;
+      return Combine(utc, frac_ns, out_ns);
+    }
+  }
+  return TimeParse::kNotATime;
+}
+
+}  // namespace
+
 size_t ParseLeadingTimestamp(std::string_view line, const TimeZone& zone, int64_t* out_ns) {
   const bool bracket = !line.empty() && line[0] == '[';
   std::string_view text = bracket ? line.substr(1) : line;
   size_t used = 0;
   int64_t ns = 0;
-  if (ParseDateTimePrefix(text, zone, &used, &ns) != TimeParse::kOk) return 0;
+  if (ParseDateTimePrefix(text, zone, &used, &ns) != TimeParse::kOk &&
+      ParseSyslogPrefix(text, zone, &used, &ns) != TimeParse::kOk) {
+    return 0;
+  }
   // The timestamp must end at a token boundary, not run into other text.
   if (bracket) {
     if (used >= text.size() || text[used] != ']') return 0;

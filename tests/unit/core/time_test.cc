@@ -5,6 +5,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <string>
+
 namespace faultline {
 namespace {
 
@@ -184,6 +187,36 @@ TEST(ParseLeadingTimestampTest, FindsPlainAndBracketedStamps) {
   EXPECT_EQ(ParseLeadingTimestamp("hello 2023-01-29T08:42:09Z", utc, &ns), 0u);
   EXPECT_EQ(ParseLeadingTimestamp("[2023-01-29T08:42:09Z text", utc, &ns), 0u);
   EXPECT_EQ(ParseLeadingTimestamp("2023-01-29T08:42:09Zfoo", utc, &ns), 0u);
+}
+
+TEST(ParseLeadingTimestampTest, ReadsSyslogStampsInTheMostRecentYear) {
+  const TimeZone utc;
+  int64_t ns = 0;
+  // Yesterday, written the syslog way, is yesterday in this year (or the
+  // last one in early January): never in the future.
+  const int64_t yesterday = NowNanos() - 86400 * kNanosPerSecond;
+  const std::string iso = FormatRfc3339(yesterday, 0);  // "YYYY-MM-DDTHH:MM:SSZ"
+  static constexpr const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                            "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  const int month = std::stoi(iso.substr(5, 2));
+  const int day = std::stoi(iso.substr(8, 2));
+  char line[64];
+  std::snprintf(line, sizeof(line), "%s %2d %s combo sshd[19939]: check pass",
+                kMonths[month - 1], day, iso.substr(11, 8).c_str());
+  ASSERT_EQ(ParseLeadingTimestamp(line, utc, &ns), 15u) << line;
+  EXPECT_EQ(ns / kNanosPerSecond, yesterday / kNanosPerSecond) << line;
+
+  // Fractions, and the configured zone.
+  Result<TimeZone> plus2 = TimeZone::Load("+02:00");
+  ASSERT_TRUE(plus2.ok());
+  std::snprintf(line, sizeof(line), "%s %2d %s.250 host app: x", kMonths[month - 1], day,
+                iso.substr(11, 8).c_str());
+  ASSERT_EQ(ParseLeadingTimestamp(line, *plus2, &ns), 19u) << line;
+  EXPECT_EQ(ns, (yesterday / kNanosPerSecond - 7200) * kNanosPerSecond + 250000000);
+
+  EXPECT_EQ(ParseLeadingTimestamp("Jun 14 25:16:01 host x", utc, &ns), 0u);
+  EXPECT_EQ(ParseLeadingTimestamp("Foo 14 15:16:01 host x", utc, &ns), 0u);
+  EXPECT_EQ(ParseLeadingTimestamp("Jun 14 15:16 host x", utc, &ns), 0u);
 }
 
 TEST(FormatRfc3339Test, FormatsFractionDigits) {

@@ -75,7 +75,8 @@ class RecordPrinter {
  public:
   RecordPrinter(OutputFormat format, bool color) : format_(format) { palette_.enabled = color; }
 
-  void Print(const Record& record) {
+  // Returns false once stdout is gone (e.g. `| head` exited): stop reading.
+  bool Print(const Record& record) {
     line_.clear();
     switch (format_) {
       case OutputFormat::kJson:
@@ -89,7 +90,7 @@ class RecordPrinter {
         break;
     }
     line_.push_back('\n');
-    std::fwrite(line_.data(), 1, line_.size(), stdout);
+    return std::fwrite(line_.data(), 1, line_.size(), stdout) == line_.size();
   }
 
  private:
@@ -395,8 +396,7 @@ int RunSearchCommand(const std::string& db, const FilterFlags& flags, size_t lim
   }
   RecordPrinter printer(*format, *format == OutputFormat::kText && StdoutIsTerminal());
   Status status = (*reader)->Search(*query, [&](const Record& record) {
-    printer.Print(record);
-    return !g_interrupted.load();
+    return printer.Print(record) && !g_interrupted.load();
   });
   std::fflush(stdout);
   if (!status.ok()) return Fail(status);
@@ -435,13 +435,14 @@ int RunTailCommand(const std::string& db, const FilterFlags& flags, size_t lines
     std::this_thread::sleep_for(std::chrono::milliseconds(interval_ms));
     Status caught_up = reader.CatchUp();
     if (!caught_up.ok()) return Fail(caught_up);
+    bool output_ok = true;
     Result<uint64_t> next = reader.SearchNewBlocks(*query, seen, [&](const Record& record) {
-      printer.Print(record);
-      return !g_interrupted.load();
+      output_ok = printer.Print(record);
+      return output_ok && !g_interrupted.load();
     });
     if (!next.ok()) return Fail(next.status());
     seen = *next;
-    std::fflush(stdout);
+    if (!output_ok || std::fflush(stdout) != 0) break;
   }
   return 0;
 }
@@ -598,8 +599,7 @@ int RunDeadLetterCommand(const std::string& db, bool export_raw, const std::stri
              (dl.raw_size > preview.size() ? "…" : "");
     }
     line.push_back('\n');
-    std::fwrite(line.data(), 1, line.size(), out);
-    return !g_interrupted.load();
+    return std::fwrite(line.data(), 1, line.size(), out) == line.size() && !g_interrupted.load();
   });
   if (out != stdout) std::fclose(out);
   if (!status.ok()) return Fail(status);

@@ -22,7 +22,7 @@ uint32_t LineOf(uint64_t hash, uint32_t num_lines) {
 
 }  // namespace
 
-BloomBuilder::BloomBuilder() : slots_(1024, 0) {}
+BloomBuilder::BloomBuilder() : slots_(1024, 0) { used_.reserve(512); }
 
 void BloomBuilder::AddHash(uint64_t hash) {
   if (hash == 0) hash = 1;
@@ -31,6 +31,7 @@ void BloomBuilder::AddHash(uint64_t hash) {
     if (slots_[i] == hash) return;
     if (slots_[i] == 0) {
       slots_[i] = hash;
+      used_.push_back(static_cast<uint32_t>(i));
       if (++count_ * 2 > slots_.size()) Grow();
       return;
     }
@@ -41,11 +42,12 @@ void BloomBuilder::Grow() {
   std::vector<uint64_t> old(slots_.size() * 2, 0);
   old.swap(slots_);
   size_t mask = slots_.size() - 1;
-  for (uint64_t hash : old) {
-    if (hash == 0) continue;
+  for (uint32_t& slot : used_) {
+    const uint64_t hash = old[slot];
     size_t i = SlotOf(hash, mask);
     while (slots_[i] != 0) i = (i + 1) & mask;
     slots_[i] = hash;
+    slot = static_cast<uint32_t>(i);
   }
 }
 
@@ -61,8 +63,8 @@ std::string BloomBuilder::Finish(int bits_per_key) {
     out.assign(1 + size_t{num_lines} * kLineBytes, '\0');
     out[0] = static_cast<char>(num_probes);
     auto* bits = reinterpret_cast<unsigned char*>(out.data() + 1);
-    for (uint64_t hash : slots_) {
-      if (hash == 0) continue;
+    for (uint32_t slot : used_) {
+      const uint64_t hash = slots_[slot];
       unsigned char* line = bits + size_t{LineOf(hash, num_lines)} * kLineBytes;
       auto h = static_cast<uint32_t>(hash);
       for (int probe = 0; probe < num_probes; ++probe) {
@@ -72,7 +74,8 @@ std::string BloomBuilder::Finish(int bits_per_key) {
       }
     }
   }
-  std::fill(slots_.begin(), slots_.end(), 0);
+  for (uint32_t slot : used_) slots_[slot] = 0;
+  used_.clear();
   count_ = 0;
   return out;
 }

@@ -34,6 +34,10 @@ class BloomBuilder {
   // Open-addressing set of hashes; 0 marks an empty slot (a hash of 0 is
   // stored as 1, which only costs a negligible extra false positive).
   std::vector<uint64_t> slots_;
+  // Indexes of the occupied slots, so that Finish visits and clears only
+  // those: the table keeps the size of the largest block seen, and most
+  // blocks fill a small part of it.
+  std::vector<uint32_t> used_;
   size_t count_ = 0;
 };
 

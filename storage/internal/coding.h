@@ -16,6 +16,10 @@
 namespace faultline::storage::internal {
 
 inline void PutVarint64(std::string* out, uint64_t value) {
+  if (value < 0x80) {  // most lengths, counts and indexes: one byte
+    out->push_back(static_cast<char>(value));
+    return;
+  }
   char buf[10];
   size_t n = 0;
   while (value >= 0x80) {

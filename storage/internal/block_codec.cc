@@ -41,12 +41,14 @@ ZstdContexts& Contexts() {
   return contexts;
 }
 
-// Appends one string per row as two sections: lengths, then bytes. (Packing
-// hex ids to binary was tried: zstd's entropy stage already stores hex at
-// ~4 bits a digit, and the packing pass cost more than it saved.)
+// Appends one string per row as two sections: lengths, then bytes.
 struct StringColumnBuilder {
   std::string lengths;
   std::string bytes;
+  void Clear() {
+    lengths.clear();
+    bytes.clear();
+  }
   void Add(std::string_view text) {
     PutVarint64(&lengths, text.size());
     bytes.append(text);
@@ -57,12 +59,100 @@ struct StringColumnBuilder {
   }
 };
 
+// Hex digit values; 0xFF for anything but 0-9 and a-f (upper-case hex is not
+// packed: it would not come back as written).
+struct HexTable {
+  unsigned char value[256];
+  constexpr HexTable() : value() {
+    for (int c = 0; c < 256; ++c) {
+      value[c] = c >= '0' && c <= '9'   ? static_cast<unsigned char>(c - '0')
+                 : c >= 'a' && c <= 'f' ? static_cast<unsigned char>(c - 'a' + 10)
+                                        : 0xFF;
+    }
+  }
+};
+inline constexpr HexTable kHexTable;
+constexpr char kHexDigits[] = "0123456789abcdef";
+
+// Trace ids, span ids and span names: an encoding byte (IdEncoding bits),
+// then the lengths (a section of varints, or with kUniformLength one varint
+// for every row) and a section of bytes. With kHex every string of the
+// column is lower-case hex of even length, and the bytes section holds two
+// digits per byte. Random hex leaves zstd nothing to find but its entropy
+// stage, which only gets to the same 4 bits a digit slower, so a column of
+// packed or absent ids skips zstd; uniform lengths keep such a column from
+// paying a length byte per row.
+enum IdEncoding : uint8_t { kIdHex = 1, kIdUniformLength = 2 };
+
+struct IdColumnBuilder {
+  StringColumnBuilder strings;
+  size_t odd = 0;  // nonzero once a string of odd length was added
+  size_t first_size = 0;
+  bool mixed_sizes = false;
+  size_t rows = 0;
+  void Clear() {
+    strings.Clear();
+    odd = 0;
+    mixed_sizes = false;
+    rows = 0;
+  }
+  void Add(std::string_view text) {
+    strings.Add(text);
+    odd |= text.size() & 1;
+    if (rows++ == 0) first_size = text.size();
+    mixed_sizes |= text.size() != first_size;
+  }
+  // Returns whether the column holds no text for zstd: the strings went in
+  // packed, or there are none.
+  bool AppendTo(std::string* column, std::string* scratch) const {
+    const bool hex = odd == 0 && !strings.bytes.empty() && PackHex(strings.bytes, scratch);
+    const bool uniform = !mixed_sizes;
+    column->push_back(static_cast<char>((hex ? kIdHex : 0) | (uniform ? kIdUniformLength : 0)));
+    if (uniform) {
+      PutVarint64(column, first_size);
+    } else {
+      PutLengthPrefixed(column, strings.lengths);
+    }
+    PutLengthPrefixed(column, hex ? std::string_view(*scratch) : std::string_view(strings.bytes));
+    return hex || strings.bytes.empty();
+  }
+  static bool PackHex(std::string_view hex, std::string* out) {
+    out->resize(hex.size() / 2);
+    const auto* in = reinterpret_cast<const unsigned char*>(hex.data());
+    unsigned bad = 0;
+    for (size_t i = 0; i < out->size(); ++i) {
+      const unsigned high = kHexTable.value[in[2 * i]];
+      const unsigned low = kHexTable.value[in[2 * i + 1]];
+      bad |= high | low;
+      (*out)[i] = static_cast<char>((high << 4) | (low & 0x0F));
+    }
+    return (bad & 0xF0) == 0;
+  }
+};
+
 // Maps attribute keys to the block dictionary. Linear search while the
 // dictionary is small (records of one service share a handful of keys), a
 // hash map beyond that.
 class KeyDictionary {
  public:
+  void Clear() {
+    keys_.clear();
+    map_.clear();
+    next_ = 0;
+  }
+  // Rows of a service mostly list the same keys in the same order: the key
+  // after the previous one is tried first.
+  void StartRow() { next_ = 0; }
   uint32_t IndexOf(std::string_view key) {
+    if (next_ < keys_.size() && keys_[next_] == key) return next_++;
+    const uint32_t index = Find(key);
+    next_ = index + 1;
+    return index;
+  }
+  const std::vector<std::string_view>& keys() const { return keys_; }
+
+ private:
+  uint32_t Find(std::string_view key) {
     if (keys_.size() <= kLinearLimit) {
       for (size_t i = 0; i < keys_.size(); ++i) {
         if (keys_[i] == key) return static_cast<uint32_t>(i);
@@ -78,29 +168,61 @@ class KeyDictionary {
     if (keys_.size() > kLinearLimit) map_.emplace(key, index);
     return index;
   }
-  const std::vector<std::string_view>& keys() const { return keys_; }
 
- private:
   static constexpr size_t kLinearLimit = 16;
   std::vector<std::string_view> keys_;
   std::unordered_map<std::string_view, uint32_t> map_;
+  uint32_t next_ = 0;
 };
 
-void AppendColumn(std::string_view raw, int level, std::string* header, std::string* body) {
+// Per-thread buffers of EncodeBlock, reused from block to block so that
+// steady-state encoding neither allocates nor regrows strings.
+struct EncodeScratch {
+  std::string ts, kind, level;
+  StringColumnBuilder message, attr_values;
+  IdColumnBuilder trace_id, span_id, parent_span_id, name;
+  std::string durations, value_flags, values;
+  std::string attr_counts, attr_key_index, attr_types;
+  std::string source_index, offset_deltas;
+  KeyDictionary dictionary;
+  std::vector<int32_t> source_map;
+  std::vector<uint32_t> block_sources;
+  std::array<std::string, kBlockColumnCount> columns;
+  std::string dict, table, header, body, packed, compressed, lowered;
+
+  void Clear() {
+    for (std::string* buffer :
+         {&ts, &kind, &level, &durations, &value_flags, &values, &attr_counts, &attr_key_index,
+          &attr_types, &source_index, &offset_deltas, &dict, &table, &header, &body}) {
+      buffer->clear();
+    }
+    for (std::string& column : columns) column.clear();
+    message.Clear();
+    name.Clear();
+    attr_values.Clear();
+    trace_id.Clear();
+    span_id.Clear();
+    parent_span_id.Clear();
+    dictionary.Clear();
+    block_sources.clear();
+  }
+};
+
+// Appends `raw` to `body` as one column, zstd-compressed when `compress` and
+// it shrinks, and its entry to `header`. `compressed` is scratch.
+void AppendColumn(std::string_view raw, bool compress, int level, std::string* header,
+                  std::string* body, std::string* compressed) {
   uint8_t method = 0;
   size_t stored_size = raw.size();
-  if (raw.size() >= kMinCompressBytes) {
-    const size_t start = body->size();
+  if (compress && raw.size() >= kMinCompressBytes) {
     const size_t bound = ZSTD_compressBound(raw.size());
-    body->resize(start + bound);
-    const size_t written =
-        ZSTD_compressCCtx(Contexts().cctx, body->data() + start, bound, raw.data(), raw.size(), level);
+    if (compressed->size() < bound) compressed->resize(bound);
+    const size_t written = ZSTD_compressCCtx(Contexts().cctx, compressed->data(), bound,
+                                             raw.data(), raw.size(), level);
     if (!ZSTD_isError(written) && written < raw.size()) {
       method = 1;
       stored_size = written;
-      body->resize(start + written);
-    } else {
-      body->resize(start);
+      body->append(compressed->data(), written);
     }
   }
   if (method == 0) body->append(raw);
@@ -131,20 +253,31 @@ void EncodeBlock(const RecordBatch& batch, const uint32_t* rows, size_t count,
 
   thread_local BloomBuilder token_bloom;
   thread_local BloomBuilder trace_bloom;
-  thread_local std::string lowered;
-
-  std::string ts_column, kind_column, level_column;
-  StringColumnBuilder message, trace_id, span_id, parent_span_id, name, attr_values;
-  std::string durations, value_flags, values;
-  std::string attr_counts, attr_key_index, attr_types;
-  std::string source_index, offset_deltas;
-  KeyDictionary dictionary;
-  std::vector<int32_t> source_map(batch.sources().size(), -1);
-  std::vector<uint32_t> block_sources;
+  thread_local EncodeScratch scratch;
+  scratch.Clear();
+  std::string& lowered = scratch.lowered;
+  std::string& ts_column = scratch.ts;
+  std::string& kind_column = scratch.kind;
+  std::string& level_column = scratch.level;
+  StringColumnBuilder& message = scratch.message;
+  IdColumnBuilder& name = scratch.name;
+  StringColumnBuilder& attr_values = scratch.attr_values;
+  IdColumnBuilder& trace_id = scratch.trace_id;
+  IdColumnBuilder& span_id = scratch.span_id;
+  IdColumnBuilder& parent_span_id = scratch.parent_span_id;
+  std::string& durations = scratch.durations;
+  std::string& value_flags = scratch.value_flags;
+  std::string& values = scratch.values;
+  std::string& attr_counts = scratch.attr_counts;
+  std::string& attr_key_index = scratch.attr_key_index;
+  std::string& attr_types = scratch.attr_types;
+  std::string& source_index = scratch.source_index;
+  std::string& offset_deltas = scratch.offset_deltas;
+  KeyDictionary& dictionary = scratch.dictionary;
+  std::vector<int32_t>& source_map = scratch.source_map;
+  source_map.assign(batch.sources().size(), -1);
+  std::vector<uint32_t>& block_sources = scratch.block_sources;
   int32_t unknown_source = -1;
-  ts_column.reserve(count * 2);
-  kind_column.reserve(count);
-  level_column.reserve(count);
 
   uint64_t prev_ts = static_cast<uint64_t>(min_ts);
   uint64_t prev_offset = 0;
@@ -195,6 +328,7 @@ void EncodeBlock(const RecordBatch& batch, const uint32_t* rows, size_t count,
     if (value_bits != 0) PutDouble(&values, row.value);
 
     PutVarint64(&attr_counts, row.attr_count);
+    dictionary.StartRow();
     for (uint32_t a = row.attr_begin; a < row.attr_begin + row.attr_count; ++a) {
       const AttrRef& attr = attrs[a];
       PutVarint64(&attr_key_index, dictionary.IndexOf(batch.Get(attr.key)));
@@ -222,19 +356,19 @@ void EncodeBlock(const RecordBatch& batch, const uint32_t* rows, size_t count,
     prev_offset = row.offset;
   }
 
-  std::array<std::string, kBlockColumnCount> raw;
+  std::array<std::string, kBlockColumnCount>& raw = scratch.columns;
   PutLengthPrefixed(&raw[0], ts_column);
   PutLengthPrefixed(&raw[1], kind_column);
   PutLengthPrefixed(&raw[2], level_column);
   message.AppendTo(&raw[3]);
-  trace_id.AppendTo(&raw[4]);
-  span_id.AppendTo(&raw[5]);
-  parent_span_id.AppendTo(&raw[5]);
-  name.AppendTo(&raw[5]);
+  const bool trace_packed = trace_id.AppendTo(&raw[4], &scratch.packed);
+  const bool span_packed = span_id.AppendTo(&raw[5], &scratch.packed);
+  const bool parent_packed = parent_span_id.AppendTo(&raw[5], &scratch.packed);
+  const bool name_packed = name.AppendTo(&raw[5], &scratch.packed);
   PutLengthPrefixed(&raw[6], durations);
   PutLengthPrefixed(&raw[6], value_flags);
   PutLengthPrefixed(&raw[6], values);
-  std::string dict;
+  std::string& dict = scratch.dict;
   PutVarint64(&dict, dictionary.keys().size());
   for (std::string_view key : dictionary.keys()) PutLengthPrefixed(&dict, key);
   PutLengthPrefixed(&raw[7], dict);
@@ -242,7 +376,7 @@ void EncodeBlock(const RecordBatch& batch, const uint32_t* rows, size_t count,
   PutLengthPrefixed(&raw[7], attr_key_index);
   PutLengthPrefixed(&raw[7], attr_types);
   attr_values.AppendTo(&raw[7]);
-  std::string table;
+  std::string& table = scratch.table;
   PutVarint64(&table, block_sources.size());
   for (uint32_t source : block_sources) {
     if (source == UINT32_MAX) {
@@ -257,16 +391,27 @@ void EncodeBlock(const RecordBatch& batch, const uint32_t* rows, size_t count,
   PutLengthPrefixed(&raw[8], source_index);
   PutLengthPrefixed(&raw[8], offset_deltas);
 
-  std::string header;
+  // Columns zstd cannot shrink enough to pay for its time: time deltas in
+  // nanoseconds (close to random in their low bits), and id columns whose
+  // strings are all packed hex or absent.
+  std::array<bool, kBlockColumnCount> compress;
+  compress.fill(true);
+  compress[static_cast<size_t>(BlockColumn::kTs)] = false;
+  compress[static_cast<size_t>(BlockColumn::kTraceId)] = !trace_packed;
+  compress[static_cast<size_t>(BlockColumn::kSpan)] =
+      !(span_packed && parent_packed && name_packed);
+
+  std::string& header = scratch.header;
   header.push_back(static_cast<char>(kBlockFormatVersion));
   PutVarint64(&header, count);
   PutZigZag(&header, min_ts);
   PutVarint64(&header, kBlockColumnCount);
-  std::string body;
+  std::string& body = scratch.body;
   uint64_t raw_bytes = 0;
-  for (const std::string& column : raw) {
-    AppendColumn(column, options.compression_level, &header, &body);
-    raw_bytes += column.size();
+  for (size_t i = 0; i < kBlockColumnCount; ++i) {
+    AppendColumn(raw[i], compress[i], options.compression_level, &header, &body,
+                 &scratch.compressed);
+    raw_bytes += raw[i].size();
   }
   block->payload.clear();
   block->payload.reserve(header.size() + body.size() + 8);
@@ -385,6 +530,52 @@ bool BlockDecoder::ParseStrings(Cursor* cursor, uint32_t count, StringColumn* ou
   return lengths.empty() && offset == out->bytes.size();
 }
 
+bool BlockDecoder::ParseIds(Cursor* cursor, uint32_t count, StringColumn* out) {
+  uint8_t encoding = 0;
+  if (!cursor->GetByte(&encoding) || (encoding & ~(kIdHex | kIdUniformLength)) != 0) {
+    return false;
+  }
+  const bool hex = (encoding & kIdHex) != 0;
+  uint64_t uniform_length = 0;
+  std::string_view lengths_bytes;
+  std::string_view stored;
+  if ((encoding & kIdUniformLength) != 0) {
+    if (!cursor->GetVarint64(&uniform_length)) return false;
+  } else if (!cursor->GetLengthPrefixed(&lengths_bytes)) {
+    return false;
+  }
+  if (!cursor->GetLengthPrefixed(&stored)) return false;
+  // Offsets into the (unpacked) text, checked against its size before
+  // anything is unpacked.
+  const uint64_t text_size = hex ? uint64_t{stored.size()} * 2 : stored.size();
+  Cursor lengths(lengths_bytes);
+  out->offsets.resize(size_t{count} + 1);
+  uint64_t offset = 0;
+  out->offsets[0] = 0;
+  for (uint32_t row = 0; row < count; ++row) {
+    uint64_t length = uniform_length;
+    if ((encoding & kIdUniformLength) == 0 && !lengths.GetVarint64(&length)) return false;
+    if (hex && (length & 1) != 0) return false;
+    offset += length;
+    if (length > text_size || offset > text_size) return false;
+    out->offsets[row + 1] = static_cast<uint32_t>(offset);
+  }
+  if (!lengths.empty() || offset != text_size) return false;
+  if (!hex) {
+    out->bytes = stored;
+    return true;
+  }
+  out->unpacked.resize(static_cast<size_t>(text_size));
+  char* text = out->unpacked.data();
+  for (size_t i = 0; i < stored.size(); ++i) {
+    const auto byte = static_cast<unsigned char>(stored[i]);
+    text[2 * i] = kHexDigits[byte >> 4];
+    text[2 * i + 1] = kHexDigits[byte & 0x0F];
+  }
+  out->bytes = out->unpacked;
+  return true;
+}
+
 Status BlockDecoder::ParseColumn(BlockColumn column, std::string_view raw) {
   Cursor cursor(raw);
   bool ok = true;
@@ -420,12 +611,11 @@ Status BlockDecoder::ParseColumn(BlockColumn column, std::string_view raw) {
       ok = ParseStrings(&cursor, rows_, &message_);
       break;
     case BlockColumn::kTraceId:
-      ok = ParseStrings(&cursor, rows_, &trace_id_);
+      ok = ParseIds(&cursor, rows_, &trace_id_);
       break;
     case BlockColumn::kSpan:
-      ok = ParseStrings(&cursor, rows_, &span_id_) &&
-           ParseStrings(&cursor, rows_, &parent_span_id_) &&
-           ParseStrings(&cursor, rows_, &span_name_);
+      ok = ParseIds(&cursor, rows_, &span_id_) && ParseIds(&cursor, rows_, &parent_span_id_) &&
+           ParseIds(&cursor, rows_, &span_name_);
       break;
     case BlockColumn::kNumeric: {
       std::string_view duration_bytes, flags, value_bytes;

@@ -1,8 +1,8 @@
 // The block payload: the records of one service over one time slice, stored
 // column by column, each column compressed separately with zstd.
 //
-// Format 1:
-//   header   u8 version (1), varint rows, zigzag min_ts_ns, varint columns,
+// Format 2:
+//   header   u8 version (2), varint rows, zigzag min_ts_ns, varint columns,
 //            then per column: u8 method (0 raw, 1 zstd), varint raw length,
 //            varint stored length
 //   columns  the stored bytes of each column, in header order
@@ -43,7 +43,7 @@ enum class BlockColumn : uint8_t {
   kProvenance,
 };
 inline constexpr size_t kBlockColumnCount = 9;
-inline constexpr uint8_t kBlockFormatVersion = 1;
+inline constexpr uint8_t kBlockFormatVersion = 2;
 
 constexpr uint32_t ColumnBit(BlockColumn column) { return 1u << static_cast<unsigned>(column); }
 inline constexpr uint32_t kAllColumns = (1u << kBlockColumnCount) - 1;
@@ -86,6 +86,7 @@ class BlockDecoder {
   struct StringColumn {
     std::vector<uint32_t> offsets;  // rows + 1 entries
     std::string_view bytes;
+    std::string unpacked;  // what `bytes` views for hex-packed ids
     std::string_view Get(uint32_t row) const {
       return bytes.substr(offsets[row], offsets[row + 1] - offsets[row]);
     }
@@ -93,6 +94,8 @@ class BlockDecoder {
   Status Corrupt(std::string_view what) const;
   Status LoadColumn(BlockColumn column);
   bool ParseStrings(Cursor* cursor, uint32_t count, StringColumn* out);
+  // Trace and span ids: an encoding byte, then strings (hex-packed or not).
+  bool ParseIds(Cursor* cursor, uint32_t count, StringColumn* out);
   Status ParseColumn(BlockColumn column, std::string_view raw);
 
   std::string payload_;

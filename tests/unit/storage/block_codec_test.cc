@@ -96,6 +96,35 @@ TEST(BlockCodecTest, RoundTripsEveryField) {
   EXPECT_EQ(encoded.blocks[1].level_counts[static_cast<size_t>(Level::kUnknown)], 1u);
 }
 
+// Ids are stored packed when every id of a block is lower-case hex of even
+// length, and as text otherwise; either way they come back as written.
+TEST(BlockCodecTest, RoundTripsIdsOfEveryShape) {
+  const std::vector<std::vector<std::string>> id_sets = {
+      {"4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7", "", "0123456789abcdef"},
+      {"4bf92f3577b34da6a3ce929d0e0e4736", "4BF92F3577B34DA6A3CE929D0E0E4736"},  // upper case
+      {"4bf92f3577b34da6a3ce929d0e0e473", "00"},                               // odd length
+      {"abcdefgh", "0123"},                                                      // not hex
+      {"", ""},                                                                  // none
+      {"deadbeef", "deadbeef", "deadbeef"},                                      // uniform
+      {"12345678-1234-1234-1234-123456789abc"},
+  };
+  for (size_t set = 0; set < id_sets.size(); ++set) {
+    std::vector<Record> records;
+    for (size_t i = 0; i < id_sets[set].size(); ++i) {
+      Record r = FullRecord();
+      r.ts_ns += static_cast<int64_t>(i);
+      r.trace_id = id_sets[set][i];
+      r.span_id = id_sets[set][(i + 1) % id_sets[set].size()];
+      r.parent_span_id = i % 2 == 0 ? id_sets[set][i] : "";
+      r.name = id_sets[set][i];  // names go through the same encodings
+      records.push_back(r);
+    }
+    EncodedBatch encoded = EncodeBatch(testing::ToBatch(records), BlockOptions());
+    ASSERT_EQ(encoded.blocks.size(), 1u) << set;
+    EXPECT_EQ(DecodeAll(encoded), records) << "id set " << set;
+  }
+}
+
 TEST(BlockCodecTest, RowsWithoutSourceGetEmptyProvenance) {
   RecordBatch batch;
   RecordRow& row = batch.AddRow();

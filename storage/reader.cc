@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <queue>
+#include <thread>
 #include <unordered_set>
 
 #include <rocksdb/db.h>
@@ -196,17 +197,42 @@ class RocksReader final : public Reader {
     std::vector<const BlockSummary*> candidates;
     FL_RETURN_IF_ERROR(Plan(filter, 0, &candidates));
     uint64_t total = 0;
-    BlockDecoder decoder;
+    std::vector<const BlockSummary*> to_scan;
     for (const BlockSummary* block : candidates) {
-      if (total >= query.limit) break;
       if (std::optional<uint64_t> known = filter.CountFromSummary(*block)) {
         total += *known;
-        continue;
+      } else {
+        to_scan.push_back(block);
       }
-      FL_RETURN_IF_ERROR(ScanBlock(*block, filter, false, &decoder, [&](uint32_t) {
-        ++total;
-        return true;
-      }, /*materialize=*/false));
+    }
+    if (total >= query.limit) return query.limit;
+    // Counting needs no order, so the blocks that must be opened are split
+    // over the cores: a grep over a large store is bound by decompressing
+    // their message columns. With a limit, stop early instead.
+    const size_t threads =
+        query.limit == SIZE_MAX && to_scan.size() >= 8
+            ? std::min<size_t>(std::max(1u, std::thread::hardware_concurrency()), 8)
+            : 1;
+    std::vector<uint64_t> counts(threads, 0);
+    std::vector<Status> statuses(threads);
+    auto work = [&](size_t worker) {
+      BlockDecoder decoder;
+      for (size_t i = worker; i < to_scan.size(); i += threads) {
+        if (threads == 1 && total + counts[0] >= query.limit) break;
+        statuses[worker] = ScanBlock(*to_scan[i], filter, false, &decoder, [&](uint32_t) {
+          ++counts[worker];
+          return true;
+        }, /*materialize=*/false);
+        if (!statuses[worker].ok()) return;
+      }
+    };
+    std::vector<std::thread> pool;
+    for (size_t worker = 1; worker < threads; ++worker) pool.emplace_back(work, worker);
+    work(0);
+    for (std::thread& thread : pool) thread.join();
+    for (size_t worker = 0; worker < threads; ++worker) {
+      FL_RETURN_IF_ERROR(statuses[worker]);
+      total += counts[worker];
     }
     return std::min<uint64_t>(total, query.limit);
   }

@@ -1,19 +1,19 @@
 #include "core/record.h"
 
 #include <algorithm>
-#include <cctype>
 
 namespace faultline {
 
 namespace {
 
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) !=
-        std::tolower(static_cast<unsigned char>(b[i]))) {
-      return false;
-    }
+// `lower` is lower-case ASCII. ASCII folding, not std::tolower: a call per
+// byte that also depends on the process locale (parsed per record).
+bool EqualsIgnoreCase(std::string_view text, std::string_view lower) {
+  if (text.size() != lower.size()) return false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    const char folded = c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+    if (folded != lower[i]) return false;
   }
   return true;
 }

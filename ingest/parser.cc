@@ -270,6 +270,7 @@ struct LineParser::Impl {
 
   void Begin(RecordBatch* batch, uint32_t source_index) {
     out = batch;
+    ++shared_generation;  // the batch may be another one, or cleared
     source = source_index;
     now_ns = NowNanos();
   }
@@ -323,6 +324,28 @@ struct LineParser::Impl {
   StrRef Intern(std::string_view text) {
     return text.empty() ? StrRef{out->ArenaSize(), 0} : out->Intern(text);
   }
+  // Attribute keys and service names repeat from record to record: each is
+  // stored once per ParseChunk/ParseLine call and its ref shared by the rows
+  // (a small direct-mapped cache, checked against the arena bytes).
+  StrRef InternShared(std::string_view text) {
+    if (text.empty() || text.size() > kSharedMaxBytes) return Intern(text);
+    const auto first = static_cast<unsigned char>(text.front());
+    const auto last = static_cast<unsigned char>(text.back());
+    const size_t slot = (text.size() * 7 + first * 31 + last * 131) & (kSharedSlots - 1);
+    SharedEntry& entry = shared[slot];
+    if (entry.generation == shared_generation && out->Get(entry.ref) == text) return entry.ref;
+    entry.ref = out->Intern(text);
+    entry.generation = shared_generation;
+    return entry.ref;
+  }
+  static constexpr size_t kSharedMaxBytes = 64;
+  static constexpr size_t kSharedSlots = 256;
+  struct SharedEntry {
+    StrRef ref;
+    uint64_t generation = 0;
+  };
+  std::array<SharedEntry, kSharedSlots> shared{};
+  uint64_t shared_generation = 0;
   void AddAttr(std::string_view key, std::string_view value, AttrType type);
   RecordRow& NewRow(int64_t ts_ns) {
     RecordRow& row = out->AddRow();
@@ -646,7 +669,7 @@ bool LineParser::Impl::ParseDurationLeaf(const Leaf& leaf, DurationUnit unit,
 
 void LineParser::Impl::AddAttr(std::string_view key, std::string_view value, AttrType type) {
   AttrRef attr;
-  attr.key = Intern(key);
+  attr.key = InternShared(key);
   attr.type = type;
   if (value.size() <= options.max_attr_value_bytes) {
     attr.value = Intern(value);
@@ -831,8 +854,11 @@ LineResult LineParser::Impl::Finalize() {
     leaf->consumed = true;
     return Intern(leaf->value);
   };
-  row.service = take(Slot::kService);
-  if (row.service.size == 0) row.service = Intern(options.default_service);
+  if (Leaf* service = Winning(Slot::kService); service != nullptr) {
+    service->consumed = true;
+    row.service = InternShared(service->value);
+  }
+  if (row.service.size == 0) row.service = InternShared(options.default_service);
   row.trace_id = take(Slot::kTraceId);
   row.span_id = take(Slot::kSpanId);
   row.parent_span_id = take(Slot::kParentSpanId);
@@ -870,7 +896,7 @@ LineResult LineParser::Impl::ParseText() {
   while (!rest.empty() && IsBlank(rest.front())) rest.remove_prefix(1);
   RecordRow& row = NewRow(ts_ns);
   row.level = internal::FindLevelToken(rest, kLevelTokens);
-  row.service = Intern(options.default_service);
+  row.service = InternShared(options.default_service);
   // The message goes last into the arena so that continuation lines can
   // extend it in place.
   row.message = Intern(rest);

@@ -1,6 +1,7 @@
 #include "storage/store.h"
 
 #include <algorithm>
+#include <array>
 #include <unordered_map>
 
 #include <rocksdb/write_batch.h>
@@ -186,17 +187,26 @@ EncodedBatch EncodeBatch(const RecordBatch& batch, const BlockOptions& options) 
   // deterministic.
   std::vector<std::vector<uint32_t>> groups;
   std::unordered_map<std::string_view, size_t> group_of;
-  std::string_view last_service;
-  size_t last_group = SIZE_MAX;
+  // The parser stores each service name once per batch, so rows of a
+  // service mostly share one arena ref: a small cache from ref to group
+  // spares hashing the name for every row.
+  struct CachedGroup {
+    StrRef ref;
+    size_t group = SIZE_MAX;
+  };
+  std::array<CachedGroup, 64> cache{};
   for (size_t i = 0; i < rows.size(); ++i) {
-    std::string_view service = batch.Get(rows[i].service);
-    if (last_group == SIZE_MAX || service != last_service) {
-      auto [it, inserted] = group_of.try_emplace(service, groups.size());
-      if (inserted) groups.emplace_back();
-      last_group = it->second;
-      last_service = service;
+    const StrRef ref = rows[i].service;
+    CachedGroup& cached = cache[(ref.offset ^ (ref.offset >> 6) ^ ref.size) & 63];
+    if (cached.group == SIZE_MAX || cached.ref.offset != ref.offset ||
+        cached.ref.size != ref.size) {
+      auto [it, inserted] = group_of.try_emplace(batch.Get(ref), groups.size());
+      if (inserted) {
+        groups.emplace_back().reserve(rows.size() / 16);
+      }
+      cached = CachedGroup{ref, it->second};
     }
-    groups[last_group].push_back(static_cast<uint32_t>(i));
+    groups[cached.group].push_back(static_cast<uint32_t>(i));
   }
 
   for (std::vector<uint32_t>& group : groups) {

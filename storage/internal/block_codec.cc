@@ -288,7 +288,9 @@ void EncodeBlock(const RecordBatch& batch, const uint32_t* rows, size_t count,
     // stages so that no prefetch waits on a missing load: the row itself 12
     // iterations early; 6 iterations early (the row is cached by then) its
     // attribute refs and every line of its arena bytes, which the parser
-    // writes contiguously, service first and message last.
+    // writes contiguously from the trace id (stored at the arena's end even
+    // when empty) to the message. Service and attribute keys are shared
+    // between rows and need no fetch.
     if (i + 12 < count) __builtin_prefetch(&all[rows[i + 12]]);
     if (i + 6 < count) {
       const RecordRow& ahead = all[rows[i + 6]];
@@ -296,9 +298,10 @@ void EncodeBlock(const RecordBatch& batch, const uint32_t* rows, size_t count,
         __builtin_prefetch(&attrs[ahead.attr_begin]);
         __builtin_prefetch(&attrs[ahead.attr_begin + ahead.attr_count - 1]);
       }
-      const size_t first = std::min(ahead.service.offset, ahead.message.offset);
       const size_t last = size_t{ahead.message.offset} + ahead.message.size;
+      size_t first = ahead.trace_id.offset;
       // Bounded, in case a batch was built in another order.
+      if (first > ahead.message.offset || last - first > 1024) first = ahead.message.offset;
       const size_t end = std::min(last, first + 1024);
       for (size_t at = first; at < end; at += 64) __builtin_prefetch(arena + at);
       __builtin_prefetch(arena + ahead.message.offset);

@@ -258,6 +258,8 @@ struct LineParser::Impl {
   std::string padded;
   std::string lenient;  // a line rewritten by QuoteNonFiniteNumbers
   std::array<Winner, internal::kSlotCount> winners;
+  uint32_t won_slots = 0;  // bit i: winners[i] is set
+  static_assert(internal::kSlotCount <= 32);
   WalkStop stop = WalkStop::kNone;
   simdjson::error_code json_error = simdjson::SUCCESS;
 
@@ -290,7 +292,12 @@ struct LineParser::Impl {
     leaves.clear();
     key_arena.clear();
     path.clear();
-    winners.fill(Winner{});
+    // Only the slots this line set; clearing all of them per line cost more
+    // than the rest of the reset.
+    while (won_slots != 0) {
+      winners[static_cast<size_t>(__builtin_ctz(won_slots))] = Winner{};
+      won_slots &= won_slots - 1;
+    }
     stop = WalkStop::kNone;
   }
   WalkStop WalkObject(ondemand::object object, int depth);
@@ -333,7 +340,10 @@ struct LineParser::Impl {
     const auto last = static_cast<unsigned char>(text.back());
     const size_t slot = (text.size() * 7 + first * 31 + last * 131) & (kSharedSlots - 1);
     SharedEntry& entry = shared[slot];
-    if (entry.generation == shared_generation && out->Get(entry.ref) == text) return entry.ref;
+    if (entry.generation == shared_generation && entry.ref.size == text.size() &&
+        internal::ShortEquals(out->Get(entry.ref).data(), text.data(), text.size())) {
+      return entry.ref;
+    }
     entry.ref = out->Intern(text);
     entry.generation = shared_generation;
     return entry.ref;
@@ -475,6 +485,7 @@ bool LineParser::Impl::AddLeaf(std::string_view key, bool key_is_stable, std::st
   leaves.push_back(leaf);
   if (spec.slot != Slot::kNone) {
     Winner& winner = winners[static_cast<size_t>(spec.slot)];
+    won_slots |= 1u << static_cast<unsigned>(spec.slot);
     if (winner.leaf < 0 || spec.rank < winner.spec.rank) winner = Winner{index, spec};
   }
   return true;

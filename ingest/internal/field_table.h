@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "ingest/internal/text_scan.h"
 #include "ingest/parser.h"
 
 namespace faultline::ingest::internal {
@@ -59,8 +60,10 @@ class FieldTable {
     for (size_t i = Hash(key) & kMask;; i = (i + 1) & kMask) {
       const int32_t entry = slots_[i];
       if (entry < 0) return FieldSpec{};
-      if (entries_[static_cast<size_t>(entry)].name == key) {
-        return entries_[static_cast<size_t>(entry)].spec;
+      const Entry& candidate = entries_[static_cast<size_t>(entry)];
+      if (candidate.name.size() == key.size() &&
+          ShortEquals(candidate.name.data(), key.data(), key.size())) {
+        return candidate.spec;
       }
     }
   }

@@ -5,6 +5,8 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
+#include <cstring>
 #include <string>
 #include <string_view>
 
@@ -51,6 +53,25 @@ Level FindLevelToken(std::string_view text, int max_tokens);
 
 // True if `text` is a complete JSON number ("-1.5e3").
 bool IsJsonNumber(std::string_view text);
+
+// a[0..size) == b[0..size), inline: for short strings (keys, names) where a
+// call to memcmp costs more than the comparison.
+inline bool ShortEquals(const char* a, const char* b, size_t size) {
+  while (size >= 8) {
+    uint64_t x;
+    uint64_t y;
+    std::memcpy(&x, a, 8);
+    std::memcpy(&y, b, 8);
+    if (x != y) return false;
+    a += 8;
+    b += 8;
+    size -= 8;
+  }
+  for (size_t i = 0; i < size; ++i) {
+    if (a[i] != b[i]) return false;
+  }
+  return true;
+}
 
 // Decides why a line starting with '{' failed to parse: unbalanced braces or
 // an unterminated string mean the object was cut off (truncated), anything

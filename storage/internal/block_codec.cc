@@ -119,14 +119,47 @@ struct IdColumnBuilder {
   static bool PackHex(std::string_view hex, std::string* out) {
     out->resize(hex.size() / 2);
     const auto* in = reinterpret_cast<const unsigned char*>(hex.data());
+    size_t i = 0;
+    // Eight digits at a time (SWAR), then the rest one pair at a time.
+    for (; 2 * i + 8 <= hex.size(); i += 4) {
+      uint32_t packed;
+      if (!PackHex8(in + 2 * i, &packed)) return false;
+      std::memcpy(out->data() + i, &packed, 4);
+    }
     unsigned bad = 0;
-    for (size_t i = 0; i < out->size(); ++i) {
+    for (; i < out->size(); ++i) {
       const unsigned high = kHexTable.value[in[2 * i]];
       const unsigned low = kHexTable.value[in[2 * i + 1]];
       bad |= high | low;
       (*out)[i] = static_cast<char>((high << 4) | (low & 0x0F));
     }
     return (bad & 0xF0) == 0;
+  }
+  // Packs 8 lower-case hex digits into 4 bytes (first digit in the high
+  // nibble of the first byte); false if any byte is not 0-9 or a-f.
+  static bool PackHex8(const unsigned char* in, uint32_t* out) {
+    constexpr uint64_t kOnes = 0x0101010101010101ull;
+    constexpr uint64_t kHigh = 0x8080808080808080ull;
+    uint64_t x;
+    std::memcpy(&x, in, 8);  // little-endian: digit k in byte k
+    if ((x & kHigh) != 0) return false;
+    // With every byte below 0x80, adding (0x80 - lo) sets a byte's high bit
+    // iff byte >= lo, and adding (0x7F - hi) iff byte > hi; no carries cross
+    // bytes.
+    const auto in_range = [x](uint64_t lo, uint64_t hi) {
+      return (x + (0x80 - lo) * kOnes) & ~(x + (0x7F - hi) * kOnes) & kHigh;
+    };
+    const uint64_t digit = in_range('0', '9');
+    const uint64_t letter = in_range('a', 'f');
+    if ((digit | letter) != kHigh) return false;
+    // Nibble values: the low nibble, plus 9 for letters ('a' = 0x61 -> 10).
+    const uint64_t nibbles = (x & 0x0F0F0F0F0F0F0F0Full) + (letter >> 7) * 9;
+    // Byte 2i gets (digit 2i << 4) | digit 2i+1; then gather bytes 0, 2, 4, 6.
+    uint64_t pairs = ((nibbles << 4) | (nibbles >> 8)) & 0x00FF00FF00FF00FFull;
+    pairs = (pairs | (pairs >> 8)) & 0x0000FFFF0000FFFFull;
+    pairs = (pairs | (pairs >> 16)) & 0x00000000FFFFFFFFull;
+    *out = static_cast<uint32_t>(pairs);
+    return true;
   }
 };
 

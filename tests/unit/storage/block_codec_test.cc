@@ -107,6 +107,9 @@ TEST(BlockCodecTest, RoundTripsIdsOfEveryShape) {
       {"", ""},                                                                  // none
       {"deadbeef", "deadbeef", "deadbeef"},                                      // uniform
       {"12345678-1234-1234-1234-123456789abc"},
+      // Bytes just outside 0-9 and a-f, in the 8-digit fast path and after it.
+      {"/0000000", "00000000"}, {"0000000:", "00000000"}, {"`0000000"}, {"0000000g"},
+      {"00000000\xC3\xA9"}, {"0123456789abcdef0123456789abcdef01"}, {"0123456789abcdef01@0"},
   };
   for (size_t set = 0; set < id_sets.size(); ++set) {
     std::vector<Record> records;

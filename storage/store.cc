@@ -194,10 +194,10 @@ EncodedBatch EncodeBatch(const RecordBatch& batch, const BlockOptions& options) 
     StrRef ref;
     size_t group = SIZE_MAX;
   };
-  std::array<CachedGroup, 64> cache{};
+  std::array<CachedGroup, 256> cache{};
   for (size_t i = 0; i < rows.size(); ++i) {
     const StrRef ref = rows[i].service;
-    CachedGroup& cached = cache[(ref.offset ^ (ref.offset >> 6) ^ ref.size) & 63];
+    CachedGroup& cached = cache[((ref.offset + ref.size) * 0x9E3779B1u) >> 24];
     if (cached.group == SIZE_MAX || cached.ref.offset != ref.offset ||
         cached.ref.size != ref.size) {
       auto [it, inserted] = group_of.try_emplace(batch.Get(ref), groups.size());

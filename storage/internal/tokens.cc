@@ -47,7 +47,7 @@ GrepMatcher::GrepMatcher(std::string_view grep) : pattern_(grep) {
   for (char& c : pattern_) c = LowerAscii(c);
   ForEachToken(pattern_, [&](std::string_view token) {
     tokens_.emplace_back(token);
-    hashes_.push_back(HashToken(token));
+    if (IsIndexedToken(token)) hashes_.push_back(HashToken(token));
   });
 }
 

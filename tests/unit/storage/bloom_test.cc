@@ -96,3 +96,28 @@ TEST(GrepMatcherTest, MatchesWordsConsecutivelyIgnoringCase) {
 
 }  // namespace
 }  // namespace faultline::storage::internal
+
+namespace faultline::storage::internal {
+namespace {
+
+TEST(GrepMatcherTest, OnlyWordsWithoutDigitsPruneBlocks) {
+  EXPECT_TRUE(IsIndexedToken("outofmemoryerror"));
+  EXPECT_FALSE(IsIndexedToken("12345"));
+  EXPECT_FALSE(IsIndexedToken("d10fe63c"));
+  EXPECT_FALSE(IsIndexedToken("v1"));
+
+  GrepMatcher words("Order 12345 failed");
+  // "order" and "failed" go to the bloom; the number is checked row by row.
+  EXPECT_EQ(words.token_hashes(),
+            (std::vector<uint64_t>{HashToken("order"), HashToken("failed")}));
+  EXPECT_TRUE(words.Matches("payment: ORDER 12345 failed twice"));
+  EXPECT_FALSE(words.Matches("payment: order 12346 failed twice"));
+
+  GrepMatcher number("12345");
+  EXPECT_TRUE(number.token_hashes().empty());
+  EXPECT_TRUE(number.Matches("order 12345 placed"));
+  EXPECT_FALSE(number.Matches("order 123456 placed"));
+}
+
+}  // namespace
+}  // namespace faultline::storage::internal

@@ -183,7 +183,12 @@ Status IngestFile(const IngestRequest& request, const std::string& path, storage
                 [&](std::shared_ptr<Work> work) -> std::shared_ptr<Work> {
                   if (error.failed()) return work;
                   try {
-                    RecordBatch batch;
+                    // One batch per worker thread, cleared rather than
+                    // rebuilt: its arena, rows and attributes keep their
+                    // capacity, so they neither regrow (copying all they
+                    // hold) nor fault in fresh pages for every chunk.
+                    thread_local RecordBatch batch;
+                    batch.Clear();
                     uint32_t source_index =
                         batch.AddSource(is_stdin ? std::string("-") : path, -1);
                     parsers.local()->ParseChunk(work->chunk.view(), work->chunk.offset,

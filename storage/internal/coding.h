@@ -15,11 +15,9 @@
 
 namespace faultline::storage::internal {
 
-inline void PutVarint64(std::string* out, uint64_t value) {
-  if (value < 0x80) {  // most lengths, counts and indexes: one byte
-    out->push_back(static_cast<char>(value));
-    return;
-  }
+// The multi-byte case of PutVarint64, kept out of line so that the one-byte
+// case inlines into the encoders' per-row loops.
+[[gnu::noinline]] inline void PutVarint64Long(std::string* out, uint64_t value) {
   char buf[10];
   size_t n = 0;
   while (value >= 0x80) {
@@ -28,6 +26,14 @@ inline void PutVarint64(std::string* out, uint64_t value) {
   }
   buf[n++] = static_cast<char>(value);
   out->append(buf, n);
+}
+
+inline void PutVarint64(std::string* out, uint64_t value) {
+  if (value < 0x80) {  // most lengths, counts and indexes: one byte
+    out->push_back(static_cast<char>(value));
+    return;
+  }
+  PutVarint64Long(out, value);
 }
 
 inline uint64_t ZigZag(int64_t value) {

@@ -163,6 +163,41 @@ struct IdColumnBuilder {
   }
 };
 
+// Kind and level: one small symbol per row, after an encoding byte. kUniform:
+// one byte, every row's value; kNibbles: a section of two rows a byte (low
+// nibble first); kRaw: a section of one byte a row. These need no zstd,
+// which costs some 20k instructions a call before it compresses anything.
+enum SymbolEncoding : uint8_t { kSymbolsRaw = 0, kSymbolsUniform = 1, kSymbolsNibbles = 2 };
+
+void AppendSymbols(std::string_view symbols, std::string* column, std::string* scratch) {
+  unsigned all = 0;
+  bool uniform = true;
+  for (char c : symbols) {
+    all |= static_cast<unsigned char>(c);
+    uniform = uniform && c == symbols[0];
+  }
+  if (uniform && !symbols.empty()) {
+    column->push_back(static_cast<char>(kSymbolsUniform));
+    column->push_back(symbols[0]);
+  } else if (all < 16) {
+    scratch->assign((symbols.size() + 1) / 2, '\0');
+    for (size_t i = 0; i < symbols.size(); ++i) {
+      (*scratch)[i / 2] = static_cast<char>(static_cast<unsigned char>((*scratch)[i / 2]) |
+                                            (static_cast<unsigned>(symbols[i]) << (4 * (i & 1))));
+    }
+    column->push_back(static_cast<char>(kSymbolsNibbles));
+    PutLengthPrefixed(column, *scratch);
+  } else {
+    column->push_back(static_cast<char>(kSymbolsRaw));
+    PutLengthPrefixed(column, symbols);
+  }
+}
+
+// Numeric column flags: sections left out because every row holds zero.
+enum NumericFlags : uint8_t { kNoDurations = 1, kNoValues = 2 };
+// Provenance: how rows name their source.
+enum SourceIndexEncoding : uint8_t { kSourcePerRow = 0, kSourceAllFirst = 1 };
+
 // Maps attribute keys to the block dictionary. Linear search while the
 // dictionary is small (records of one service share a handful of keys), a
 // hash map beyond that.
@@ -317,6 +352,8 @@ void EncodeBlock(const RecordBatch& batch, const uint32_t* rows, size_t count,
   source_map.assign(batch.sources().size(), -1);
   std::vector<uint32_t>& block_sources = scratch.block_sources;
   int32_t unknown_source = -1;
+  bool any_duration = false;
+  bool any_value = false;
 
   uint64_t prev_ts = static_cast<uint64_t>(min_ts);
   uint64_t prev_offset = 0;
@@ -371,10 +408,12 @@ void EncodeBlock(const RecordBatch& batch, const uint32_t* rows, size_t count,
     name.Add(batch.Get(row.name));
 
     PutZigZag(&durations, row.duration_ns);
+    any_duration = any_duration || row.duration_ns != 0;
     uint64_t value_bits;
     std::memcpy(&value_bits, &row.value, 8);
     value_flags.push_back(value_bits == 0 ? '\0' : '\1');
     if (value_bits != 0) PutDouble(&values, row.value);
+    any_value = any_value || value_bits != 0;
 
     PutVarint64(&attr_counts, row.attr_count);
     dictionary.StartRow();
@@ -407,16 +446,21 @@ void EncodeBlock(const RecordBatch& batch, const uint32_t* rows, size_t count,
 
   std::array<std::string, kBlockColumnCount>& raw = scratch.columns;
   PutLengthPrefixed(&raw[0], ts_column);
-  PutLengthPrefixed(&raw[1], kind_column);
-  PutLengthPrefixed(&raw[2], level_column);
+  AppendSymbols(kind_column, &raw[1], &scratch.packed);
+  AppendSymbols(level_column, &raw[2], &scratch.packed);
   message.AppendTo(&raw[3]);
   const bool trace_packed = trace_id.AppendTo(&raw[4], &scratch.packed);
   const bool span_packed = span_id.AppendTo(&raw[5], &scratch.packed);
   const bool parent_packed = parent_span_id.AppendTo(&raw[5], &scratch.packed);
   const bool name_packed = name.AppendTo(&raw[5], &scratch.packed);
-  PutLengthPrefixed(&raw[6], durations);
-  PutLengthPrefixed(&raw[6], value_flags);
-  PutLengthPrefixed(&raw[6], values);
+  const auto numeric_flags =
+      static_cast<uint8_t>((any_duration ? 0 : kNoDurations) | (any_value ? 0 : kNoValues));
+  raw[6].push_back(static_cast<char>(numeric_flags));
+  if (any_duration) PutLengthPrefixed(&raw[6], durations);
+  if (any_value) {
+    PutLengthPrefixed(&raw[6], value_flags);
+    PutLengthPrefixed(&raw[6], values);
+  }
   std::string& dict = scratch.dict;
   PutVarint64(&dict, dictionary.keys().size());
   for (std::string_view key : dictionary.keys()) PutLengthPrefixed(&dict, key);
@@ -437,15 +481,27 @@ void EncodeBlock(const RecordBatch& batch, const uint32_t* rows, size_t count,
     }
   }
   PutLengthPrefixed(&raw[8], table);
-  PutLengthPrefixed(&raw[8], source_index);
+  if (block_sources.size() == 1) {
+    raw[8].push_back(static_cast<char>(kSourceAllFirst));
+  } else {
+    raw[8].push_back(static_cast<char>(kSourcePerRow));
+    PutLengthPrefixed(&raw[8], source_index);
+  }
   PutLengthPrefixed(&raw[8], offset_deltas);
 
   // Columns zstd cannot shrink enough to pay for its time: time deltas in
-  // nanoseconds (close to random in their low bits), and id columns whose
-  // strings are all packed hex or absent.
+  // nanoseconds (close to random in their low bits), kind and level (packed
+  // above), numbers when all are zero, provenance of a single source, and id
+  // columns whose strings are all packed hex or absent.
   std::array<bool, kBlockColumnCount> compress;
   compress.fill(true);
   compress[static_cast<size_t>(BlockColumn::kTs)] = false;
+  compress[static_cast<size_t>(BlockColumn::kKind)] = false;
+  compress[static_cast<size_t>(BlockColumn::kLevel)] = false;
+  compress[static_cast<size_t>(BlockColumn::kNumeric)] = any_duration || any_value;
+  // Offset deltas alone (one source) are varints of scattered line offsets,
+  // which zstd did not shrink at all.
+  compress[static_cast<size_t>(BlockColumn::kProvenance)] = block_sources.size() > 1;
   compress[static_cast<size_t>(BlockColumn::kTraceId)] = !trace_packed;
   compress[static_cast<size_t>(BlockColumn::kSpan)] =
       !(span_packed && parent_packed && name_packed);
@@ -582,6 +638,38 @@ bool BlockDecoder::ParseStrings(Cursor* cursor, uint32_t count, StringColumn* ou
   return lengths.empty() && offset == out->bytes.size();
 }
 
+bool BlockDecoder::ParseSymbols(Cursor* cursor, std::string* buffer, std::string_view* out) {
+  uint8_t encoding = 0;
+  std::string_view section;
+  if (!cursor->GetByte(&encoding)) return false;
+  switch (encoding) {
+    case kSymbolsRaw:
+      if (!cursor->GetLengthPrefixed(&section) || section.size() != rows_) return false;
+      *out = section;
+      return true;
+    case kSymbolsUniform: {
+      uint8_t value = 0;
+      if (!cursor->GetByte(&value)) return false;
+      buffer->assign(rows_, static_cast<char>(value));
+      *out = *buffer;
+      return true;
+    }
+    case kSymbolsNibbles:
+      if (!cursor->GetLengthPrefixed(&section) || section.size() != (size_t{rows_} + 1) / 2) {
+        return false;
+      }
+      buffer->resize(rows_);
+      for (size_t row = 0; row < rows_; ++row) {
+        const auto byte = static_cast<unsigned char>(section[row / 2]);
+        (*buffer)[row] = static_cast<char>((byte >> (4 * (row & 1))) & 0x0F);
+      }
+      *out = *buffer;
+      return true;
+    default:
+      return false;
+  }
+}
+
 bool BlockDecoder::ParseIds(Cursor* cursor, uint32_t count, StringColumn* out) {
   uint8_t encoding = 0;
   if (!cursor->GetByte(&encoding) || (encoding & ~(kIdHex | kIdUniformLength)) != 0) {
@@ -649,14 +737,14 @@ Status BlockDecoder::ParseColumn(BlockColumn column, std::string_view raw) {
     }
     case BlockColumn::kKind:
     case BlockColumn::kLevel: {
-      std::string_view section;
-      ok = cursor.GetLengthPrefixed(&section) && section.size() == rows_;
-      const auto limit =
-          static_cast<unsigned char>(column == BlockColumn::kKind ? kRecordKindCount : kLevelCount);
-      for (size_t row = 0; ok && row < section.size(); ++row) {
-        ok = static_cast<unsigned char>(section[row]) < limit;
+      const bool kind = column == BlockColumn::kKind;
+      std::string_view symbols;
+      ok = ParseSymbols(&cursor, kind ? &kinds_buffer_ : &levels_buffer_, &symbols);
+      const auto limit = static_cast<unsigned char>(kind ? kRecordKindCount : kLevelCount);
+      for (size_t row = 0; ok && row < symbols.size(); ++row) {
+        ok = static_cast<unsigned char>(symbols[row]) < limit;
       }
-      (column == BlockColumn::kKind ? kinds_ : levels_) = section;
+      (kind ? kinds_ : levels_) = symbols;
       break;
     }
     case BlockColumn::kMessage:
@@ -670,16 +758,22 @@ Status BlockDecoder::ParseColumn(BlockColumn column, std::string_view raw) {
            ParseIds(&cursor, rows_, &span_name_);
       break;
     case BlockColumn::kNumeric: {
+      uint8_t numeric_flags = 0;
+      ok = cursor.GetByte(&numeric_flags) && (numeric_flags & ~(kNoDurations | kNoValues)) == 0;
+      const bool has_durations = (numeric_flags & kNoDurations) == 0;
+      const bool has_values = (numeric_flags & kNoValues) == 0;
       std::string_view duration_bytes, flags, value_bytes;
-      ok = cursor.GetLengthPrefixed(&duration_bytes) && cursor.GetLengthPrefixed(&flags) &&
-           cursor.GetLengthPrefixed(&value_bytes) && flags.size() == rows_;
+      if (ok && has_durations) ok = cursor.GetLengthPrefixed(&duration_bytes);
+      if (ok && has_values) {
+        ok = cursor.GetLengthPrefixed(&flags) && cursor.GetLengthPrefixed(&value_bytes) &&
+             flags.size() == rows_;
+      }
       Cursor durations(duration_bytes), values(value_bytes);
-      durations_.resize(rows_);
-      values_.resize(rows_);
+      durations_.assign(rows_, 0);
+      values_.assign(rows_, 0);
       for (uint32_t row = 0; ok && row < rows_; ++row) {
-        ok = durations.GetZigZag(&durations_[row]);
-        values_[row] = 0;
-        if (ok && flags[row] != 0) ok = values.GetDouble(&values_[row]);
+        if (has_durations) ok = durations.GetZigZag(&durations_[row]);
+        if (ok && has_values && flags[row] != 0) ok = values.GetDouble(&values_[row]);
       }
       ok = ok && durations.empty() && values.empty();
       break;
@@ -720,8 +814,12 @@ Status BlockDecoder::ParseColumn(BlockColumn column, std::string_view raw) {
     }
     case BlockColumn::kProvenance: {
       std::string_view table, index_bytes, offset_bytes;
-      ok = cursor.GetLengthPrefixed(&table) && cursor.GetLengthPrefixed(&index_bytes) &&
-           cursor.GetLengthPrefixed(&offset_bytes);
+      uint8_t index_encoding = 0;
+      ok = cursor.GetLengthPrefixed(&table) && cursor.GetByte(&index_encoding) &&
+           (index_encoding == kSourcePerRow || index_encoding == kSourceAllFirst);
+      const bool per_row = index_encoding == kSourcePerRow;
+      if (ok && per_row) ok = cursor.GetLengthPrefixed(&index_bytes);
+      ok = ok && cursor.GetLengthPrefixed(&offset_bytes);
       Cursor table_cursor(table);
       uint64_t source_count = 0;
       ok = ok && table_cursor.GetVarint64(&source_count) && source_count <= table.size();
@@ -739,8 +837,9 @@ Status BlockDecoder::ParseColumn(BlockColumn column, std::string_view raw) {
       uint64_t offset = 0;
       for (uint32_t row = 0; ok && row < rows_; ++row) {
         int64_t delta = 0;
-        ok = indexes.GetVarint32(&source_index_[row]) && source_index_[row] < sources_.size() &&
-             deltas.GetZigZag(&delta);
+        source_index_[row] = 0;
+        ok = (!per_row || indexes.GetVarint32(&source_index_[row])) &&
+             source_index_[row] < sources_.size() && deltas.GetZigZag(&delta);
         offset += static_cast<uint64_t>(delta);
         offsets_[row] = offset;
       }

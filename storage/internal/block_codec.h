@@ -1,8 +1,8 @@
 // The block payload: the records of one service over one time slice, stored
 // column by column, each column compressed separately with zstd.
 //
-// Format 2:
-//   header   u8 version (2), varint rows, zigzag min_ts_ns, varint columns,
+// Format 3:
+//   header   u8 version (3), varint rows, zigzag min_ts_ns, varint columns,
 //            then per column: u8 method (0 raw, 1 zstd), varint raw length,
 //            varint stored length
 //   columns  the stored bytes of each column, in header order
@@ -43,7 +43,7 @@ enum class BlockColumn : uint8_t {
   kProvenance,
 };
 inline constexpr size_t kBlockColumnCount = 9;
-inline constexpr uint8_t kBlockFormatVersion = 2;
+inline constexpr uint8_t kBlockFormatVersion = 3;
 
 constexpr uint32_t ColumnBit(BlockColumn column) { return 1u << static_cast<unsigned>(column); }
 inline constexpr uint32_t kAllColumns = (1u << kBlockColumnCount) - 1;
@@ -96,6 +96,8 @@ class BlockDecoder {
   bool ParseStrings(Cursor* cursor, uint32_t count, StringColumn* out);
   // Trace and span ids: an encoding byte, then strings (hex-packed or not).
   bool ParseIds(Cursor* cursor, uint32_t count, StringColumn* out);
+  // Kind and level: an encoding byte, then the symbols (see EncodeBlock).
+  bool ParseSymbols(Cursor* cursor, std::string* buffer, std::string_view* out);
   Status ParseColumn(BlockColumn column, std::string_view raw);
 
   std::string payload_;
@@ -113,6 +115,7 @@ class BlockDecoder {
 
   std::vector<int64_t> ts_;
   std::string_view kinds_, levels_;
+  std::string kinds_buffer_, levels_buffer_;  // what they view, unless raw
   StringColumn message_, trace_id_, span_id_, parent_span_id_, span_name_;
   std::vector<int64_t> durations_;
   std::vector<double> values_;

@@ -719,9 +719,15 @@ int RunCli(int argc, char** argv) {
   size_t dl_limit = 0;
   std::string dl_output = "text";
   std::string dl_out;
-  CLI::App* dl_list = deadletter->add_subcommand("list", "Show dead letters with reason and position");
-  CLI::App* dl_export =
-      deadletter->add_subcommand("export", "Write the raw rejected lines, one per line");
+  CLI::App* dl_list = deadletter->add_subcommand(
+      "list",
+      "Show dead letters: reason, source:offset, what was wrong, and the start of the line.\n"
+      "Examples:\n  faultline deadletter list --reason truncated_json\n"
+      "  faultline deadletter list -o json | jq .detail");
+  CLI::App* dl_export = deadletter->add_subcommand(
+      "export",
+      "Write the raw rejected lines, one per line, to fix and ingest again.\n"
+      "Example: faultline deadletter export --reason bad_timestamp --out fix-me.log");
   for (CLI::App* sub : {dl_list, dl_export}) {
     add_db(sub);
     sub->add_option("--reason", reason, "Only this reason (e.g. invalid_json)");
@@ -731,7 +737,9 @@ int RunCli(int argc, char** argv) {
   dl_export->add_option("--out", dl_out, "Write to this file instead of stdout");
 
   // config
-  CLI::App* config = app.add_subcommand("config", "Work with config files");
+  CLI::App* config = app.add_subcommand(
+      "config", "Work with config files (TOML; see docs/config.md).\n"
+                "Example: faultline config check faultline.toml");
   config->require_subcommand(1);
   std::string check_path;
   CLI::App* check = config->add_subcommand(

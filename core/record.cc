@@ -135,10 +135,12 @@ uint64_t ParseCounters::TotalRejects() const {
   return total;
 }
 
-StrRef RecordBatch::Intern(std::string_view text) {
-  StrRef ref{static_cast<uint32_t>(arena_.size()), static_cast<uint32_t>(text.size())};
-  arena_.append(text);
-  return ref;
+void RecordBatch::GrowArena(size_t more) {
+  const size_t capacity = std::max({arena_capacity_ * 2, arena_size_ + more, size_t{4096}});
+  std::unique_ptr<char[]> grown(new char[capacity]);
+  if (arena_size_ > 0) std::memcpy(grown.get(), arena_.get(), arena_size_);
+  arena_ = std::move(grown);
+  arena_capacity_ = capacity;
 }
 
 uint32_t RecordBatch::AddSource(std::string name, int32_t partition) {
@@ -206,11 +208,11 @@ void RecordBatch::Append(const Record& record) {
 void RecordBatch::Reserve(size_t rows, size_t arena_bytes) {
   rows_.reserve(rows);
   attrs_.reserve(rows * 4);
-  arena_.reserve(arena_bytes);
+  if (arena_bytes > arena_capacity_) GrowArena(arena_bytes - arena_size_);
 }
 
 void RecordBatch::Clear() {
-  arena_.clear();
+  arena_size_ = 0;
   rows_.clear();
   attrs_.clear();
   sources_.clear();

@@ -11,6 +11,8 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -135,17 +137,46 @@ class RecordBatch {
 
   // Copies `text` into the arena. References stay valid for the batch's life
   // (they are offsets, so arena growth does not invalidate them).
-  StrRef Intern(std::string_view text);
+  StrRef Intern(std::string_view text) {
+    const StrRef ref{ArenaSize(), static_cast<uint32_t>(text.size())};
+    AppendToArena(text);
+    return ref;
+  }
   // Appends to the arena and returns a ref covering `first` .. the arena end;
   // used to build a string in pieces: Begin() then Append()... then End().
-  uint32_t ArenaSize() const { return static_cast<uint32_t>(arena_.size()); }
-  void AppendToArena(std::string_view text) { arena_.append(text); }
+  uint32_t ArenaSize() const { return static_cast<uint32_t>(arena_size_); }
+  void AppendToArena(std::string_view text) {
+    const size_t n = text.size();
+    if (n > arena_capacity_ - arena_size_) GrowArena(n);
+    char* out = arena_.get() + arena_size_;
+    const char* in = text.data();
+    // Most strings are short (keys, hosts, ids, numbers): two overlapping
+    // fixed-size copies inline instead of a call to memcpy.
+    if (n >= 8 && n <= 16) {
+      uint64_t head;
+      uint64_t tail;
+      std::memcpy(&head, in, 8);
+      std::memcpy(&tail, in + n - 8, 8);
+      std::memcpy(out, &head, 8);
+      std::memcpy(out + n - 8, &tail, 8);
+    } else if (n >= 4 && n < 8) {
+      uint32_t head;
+      uint32_t tail;
+      std::memcpy(&head, in, 4);
+      std::memcpy(&tail, in + n - 4, 4);
+      std::memcpy(out, &head, 4);
+      std::memcpy(out + n - 4, &tail, 4);
+    } else if (n > 0) {
+      std::memcpy(out, in, n);
+    }
+    arena_size_ += n;
+  }
   StrRef RefFrom(uint32_t begin) const {
-    return StrRef{begin, static_cast<uint32_t>(arena_.size() - begin)};
+    return StrRef{begin, static_cast<uint32_t>(arena_size_ - begin)};
   }
 
   std::string_view Get(StrRef ref) const {
-    return std::string_view(arena_.data() + ref.offset, ref.size);
+    return std::string_view(arena_.get() + ref.offset, ref.size);
   }
 
   uint32_t AddSource(std::string name, int32_t partition);
@@ -166,7 +197,7 @@ class RecordBatch {
   ParseCounters& counters() { return counters_; }
   const ParseCounters& counters() const { return counters_; }
   size_t size() const { return rows_.size(); }
-  size_t ArenaBytes() const { return arena_.size(); }
+  size_t ArenaBytes() const { return arena_size_; }
 
   // Builds an owning Record from row `i`.
   Record ToRecord(size_t i) const;
@@ -177,7 +208,14 @@ class RecordBatch {
   void Clear();
 
  private:
-  std::string arena_;
+  // Grows the arena to hold `more` bytes beyond its size.
+  void GrowArena(size_t more);
+
+  // A plain buffer rather than a std::string: appends need no terminator,
+  // and growth does not zero what is about to be overwritten.
+  std::unique_ptr<char[]> arena_;
+  size_t arena_size_ = 0;
+  size_t arena_capacity_ = 0;
   std::vector<RecordRow> rows_;
   std::vector<AttrRef> attrs_;
   std::vector<SourceRef> sources_;

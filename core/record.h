@@ -153,19 +153,9 @@ class RecordBatch {
     // Most strings are short (keys, hosts, ids, numbers): two overlapping
     // fixed-size copies inline instead of a call to memcpy.
     if (n >= 8 && n <= 16) {
-      uint64_t head;
-      uint64_t tail;
-      std::memcpy(&head, in, 8);
-      std::memcpy(&tail, in + n - 8, 8);
-      std::memcpy(out, &head, 8);
-      std::memcpy(out + n - 8, &tail, 8);
+      CopyTwoWords<uint64_t>(out, in, n);
     } else if (n >= 4 && n < 8) {
-      uint32_t head;
-      uint32_t tail;
-      std::memcpy(&head, in, 4);
-      std::memcpy(&tail, in + n - 4, 4);
-      std::memcpy(out, &head, 4);
-      std::memcpy(out + n - 4, &tail, 4);
+      CopyTwoWords<uint32_t>(out, in, n);
     } else if (n > 0) {
       std::memcpy(out, in, n);
     }
@@ -208,6 +198,17 @@ class RecordBatch {
   void Clear();
 
  private:
+  // Copies n bytes, sizeof(Word) <= n <= 2 * sizeof(Word), as two
+  // overlapping fixed-size moves.
+  template <typename Word>
+  static void CopyTwoWords(char* out, const char* in, size_t n) {
+    Word head;
+    Word tail;
+    std::memcpy(&head, in, sizeof(Word));
+    std::memcpy(&tail, in + n - sizeof(Word), sizeof(Word));
+    std::memcpy(out, &head, sizeof(Word));
+    std::memcpy(out + n - sizeof(Word), &tail, sizeof(Word));
+  }
   // Grows the arena to hold `more` bytes beyond its size.
   void GrowArena(size_t more);
 

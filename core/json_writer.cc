@@ -163,6 +163,21 @@ void AppendRecordJson(std::string* out, const Record& record) {
     }
     out->push_back('}');
   }
+  if (record.template_id != 0) {
+    char id[24];
+    std::snprintf(id, sizeof(id), "%016llx", static_cast<unsigned long long>(record.template_id));
+    out->append(",\"template_id\":\"");
+    out->append(id);
+    out->push_back('"');
+    if (!record.params.empty()) {
+      out->append(",\"params\":[");
+      for (size_t i = 0; i < record.params.size(); ++i) {
+        if (i > 0) out->push_back(',');
+        AppendJsonString(out, record.params[i]);
+      }
+      out->push_back(']');
+    }
+  }
   out->append(",\"source\":");
   AppendJsonString(out, record.provenance.source);
   if (record.provenance.partition >= 0) {

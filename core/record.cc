@@ -178,6 +178,9 @@ Record RecordBatch::ToRecord(size_t i) const {
     record.provenance.partition = sources_[row.source].partition;
   }
   record.provenance.offset = row.offset;
+  record.template_id = row.template_id;
+  // Rows come from the parser or a decoded block; both write valid packing.
+  UnpackParams(Get(row.params), &record.params);
   return record;
 }
 
@@ -202,6 +205,12 @@ void RecordBatch::Append(const Record& record) {
   }
   row.source = source;
   row.offset = record.provenance.offset;
+  row.template_id = record.template_id;
+  if (!record.params.empty()) {
+    std::string packed;
+    PackParams(record.params, &packed);
+    row.params = Intern(packed);
+  }
   rows_.push_back(row);
 }
 
@@ -218,6 +227,40 @@ void RecordBatch::Clear() {
   sources_.clear();
   dead_letters_.clear();
   counters_ = ParseCounters{};
+}
+
+void PackParam(std::string_view param, std::string* out) {
+  uint64_t n = param.size();
+  while (n >= 0x80) {
+    out->push_back(static_cast<char>((n & 0x7F) | 0x80));
+    n >>= 7;
+  }
+  out->push_back(static_cast<char>(n));
+  out->append(param);
+}
+
+void PackParams(const std::vector<std::string>& params, std::string* out) {
+  for (const std::string& param : params) PackParam(param, out);
+}
+
+bool UnpackParams(std::string_view packed, std::vector<std::string>* out) {
+  out->clear();
+  size_t pos = 0;
+  while (pos < packed.size()) {
+    uint64_t n = 0;
+    int shift = 0;
+    while (true) {
+      if (pos >= packed.size() || shift > 35) return false;
+      const auto byte = static_cast<unsigned char>(packed[pos++]);
+      n |= static_cast<uint64_t>(byte & 0x7F) << shift;
+      if ((byte & 0x80) == 0) break;
+      shift += 7;
+    }
+    if (n > packed.size() - pos) return false;
+    out->emplace_back(packed.substr(pos, n));
+    pos += n;
+  }
+  return true;
 }
 
 }  // namespace faultline

@@ -76,6 +76,10 @@ struct Record {
   double value = 0;            // metrics only
   std::vector<Attribute> attributes;  // every input field not mapped above
   Provenance provenance;
+  // Template of the message (logs with a message; 0: none), and the values
+  // behind the template's wildcards at the time the record was mined.
+  uint64_t template_id = 0;
+  std::vector<std::string> params;
 
   bool operator==(const Record&) const = default;
 };
@@ -108,7 +112,16 @@ struct RecordRow {
   uint32_t attr_count = 0;
   uint32_t source = 0;      // index into RecordBatch::sources()
   uint64_t offset = 0;      // Provenance::offset
+  uint64_t template_id = 0;
+  StrRef params;            // PackParams() form, in the arena
 };
+
+// Template parameters travel and are stored as one string: for each value,
+// its length as a LEB128 varint, then its bytes.
+void PackParams(const std::vector<std::string>& params, std::string* out);
+void PackParam(std::string_view param, std::string* out);
+// False when `packed` is malformed (then `out` holds what was read).
+bool UnpackParams(std::string_view packed, std::vector<std::string>* out);
 
 struct SourceRef {
   std::string name;

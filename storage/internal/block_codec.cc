@@ -258,6 +258,9 @@ struct EncodeScratch {
   std::string durations, value_flags, values;
   std::string attr_counts, attr_key_index, attr_types;
   std::string source_index, offset_deltas;
+  std::string template_index;
+  std::vector<uint64_t> template_dict;
+  StringColumnBuilder params;
   KeyDictionary dictionary;
   std::vector<int32_t> source_map;
   std::vector<uint32_t> block_sources;
@@ -267,9 +270,12 @@ struct EncodeScratch {
   void Clear() {
     for (std::string* buffer :
          {&ts, &kind, &level, &durations, &value_flags, &values, &attr_counts, &attr_key_index,
-          &attr_types, &source_index, &offset_deltas, &dict, &table, &header, &body}) {
+          &attr_types, &source_index, &offset_deltas, &template_index, &dict, &table, &header,
+          &body}) {
       buffer->clear();
     }
+    template_dict.clear();
+    params.Clear();
     for (std::string& column : columns) column.clear();
     message.Clear();
     name.Clear();
@@ -347,12 +353,16 @@ void EncodeBlock(const RecordBatch& batch, const uint32_t* rows, size_t count,
   std::string& attr_types = scratch.attr_types;
   std::string& source_index = scratch.source_index;
   std::string& offset_deltas = scratch.offset_deltas;
+  std::string& template_index = scratch.template_index;
+  std::vector<uint64_t>& template_dict = scratch.template_dict;
+  StringColumnBuilder& params = scratch.params;
   KeyDictionary& dictionary = scratch.dictionary;
   std::vector<int32_t>& source_map = scratch.source_map;
   source_map.assign(batch.sources().size(), -1);
   std::vector<uint32_t>& block_sources = scratch.block_sources;
   int32_t unknown_source = -1;
   bool any_duration = false;
+  bool any_template = false;
   bool any_value = false;
 
   uint64_t prev_ts = static_cast<uint64_t>(min_ts);
@@ -442,9 +452,30 @@ void EncodeBlock(const RecordBatch& batch, const uint32_t* rows, size_t count,
     PutVarint64(&source_index, local_source);
     PutZigZag(&offset_deltas, static_cast<int64_t>(row.offset - prev_offset));
     prev_offset = row.offset;
+
+    // A block holds few distinct templates (tens): a dictionary keeps the
+    // per-row index to one byte. Linear search beats hashing at that size.
+    size_t template_slot = 0;
+    while (template_slot < template_dict.size() && template_dict[template_slot] != row.template_id) {
+      ++template_slot;
+    }
+    if (template_slot == template_dict.size()) template_dict.push_back(row.template_id);
+    PutVarint64(&template_index, template_slot);
+    params.Add(batch.Get(row.params));
+    any_template = any_template || row.template_id != 0 || row.params.size != 0;
   }
 
   std::array<std::string, kBlockColumnCount>& raw = scratch.columns;
+  // Templates: a presence byte; when present, the id dictionary, the row
+  // indexes and the parameters.
+  std::string& templates = raw[static_cast<size_t>(BlockColumn::kTemplates)];
+  templates.push_back(any_template ? '\1' : '\0');
+  if (any_template) {
+    PutVarint64(&templates, template_dict.size());
+    for (uint64_t id : template_dict) PutVarint64(&templates, id);
+    PutLengthPrefixed(&templates, template_index);
+    params.AppendTo(&templates);
+  }
   PutLengthPrefixed(&raw[0], ts_column);
   AppendSymbols(kind_column, &raw[1], &scratch.packed);
   AppendSymbols(level_column, &raw[2], &scratch.packed);
@@ -505,6 +536,7 @@ void EncodeBlock(const RecordBatch& batch, const uint32_t* rows, size_t count,
   compress[static_cast<size_t>(BlockColumn::kTraceId)] = !trace_packed;
   compress[static_cast<size_t>(BlockColumn::kSpan)] =
       !(span_packed && parent_packed && name_packed);
+  compress[static_cast<size_t>(BlockColumn::kTemplates)] = any_template;
 
   std::string& header = scratch.header;
   header.push_back(static_cast<char>(kBlockFormatVersion));
@@ -812,6 +844,33 @@ Status BlockDecoder::ParseColumn(BlockColumn column, std::string_view raw) {
       ok = ok && keys.empty() && ParseStrings(&cursor, static_cast<uint32_t>(total), &attr_values_);
       break;
     }
+    case BlockColumn::kTemplates: {
+      uint8_t present = 0;
+      ok = cursor.GetByte(&present) && present <= 1;
+      template_ids_.clear();
+      params_.offsets.assign(size_t{rows_} + 1, 0);
+      params_.bytes = {};
+      if (!ok || present == 0) break;
+      uint64_t dict_size = 0;
+      ok = cursor.GetVarint64(&dict_size) && dict_size <= raw.size();
+      std::vector<uint64_t> dict;
+      for (uint64_t d = 0; ok && d < dict_size; ++d) {
+        uint64_t id = 0;
+        ok = cursor.GetVarint64(&id);
+        dict.push_back(id);
+      }
+      std::string_view index_bytes;
+      ok = ok && cursor.GetLengthPrefixed(&index_bytes);
+      Cursor indexes(index_bytes);
+      template_ids_.resize(rows_);
+      for (uint32_t row = 0; ok && row < rows_; ++row) {
+        uint32_t slot = 0;
+        ok = indexes.GetVarint32(&slot) && slot < dict.size();
+        if (ok) template_ids_[row] = dict[slot];
+      }
+      ok = ok && indexes.empty() && ParseStrings(&cursor, rows_, &params_);
+      break;
+    }
     case BlockColumn::kProvenance: {
       std::string_view table, index_bytes, offset_bytes;
       uint8_t index_encoding = 0;
@@ -865,6 +924,11 @@ void BlockDecoder::Materialize(uint32_t row, const std::string& service, Record*
   out->name = std::string(span_name_.Get(row));
   out->duration_ns = durations_[row];
   out->value = values_[row];
+  out->template_id = template_ids_.empty() ? 0 : template_ids_[row];
+  // A malformed parameter string was caught by no check above (it is opaque
+  // to the column parser); show what could be read rather than fail.
+  UnpackParams(params_.offsets.size() > row + 1 ? params_.Get(row) : std::string_view(),
+               &out->params);
   out->attributes.clear();
   out->attributes.reserve(attr_begin_[row + 1] - attr_begin_[row]);
   for (uint32_t a = attr_begin_[row]; a < attr_begin_[row + 1]; ++a) {

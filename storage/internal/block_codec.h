@@ -41,9 +41,10 @@ enum class BlockColumn : uint8_t {
   kNumeric,     // duration_ns, value
   kAttributes,
   kProvenance,
+  kTemplates,   // template id (per-block dictionary) and packed parameters
 };
-inline constexpr size_t kBlockColumnCount = 9;
-inline constexpr uint8_t kBlockFormatVersion = 3;
+inline constexpr size_t kBlockColumnCount = 10;
+inline constexpr uint8_t kBlockFormatVersion = 4;
 
 constexpr uint32_t ColumnBit(BlockColumn column) { return 1u << static_cast<unsigned>(column); }
 inline constexpr uint32_t kAllColumns = (1u << kBlockColumnCount) - 1;
@@ -119,6 +120,8 @@ class BlockDecoder {
   StringColumn message_, trace_id_, span_id_, parent_span_id_, span_name_;
   std::vector<int64_t> durations_;
   std::vector<double> values_;
+  std::vector<uint64_t> template_ids_;  // per row; empty when the block has none
+  StringColumn params_;                 // per row, PackParams form
   std::vector<std::string_view> attr_keys_;  // the block's key dictionary
   std::vector<uint32_t> attr_begin_;         // rows + 1 entries
   std::vector<uint32_t> attr_key_index_;

@@ -96,6 +96,45 @@ TEST(BlockCodecTest, RoundTripsEveryField) {
   EXPECT_EQ(encoded.blocks[1].level_counts[static_cast<size_t>(Level::kUnknown)], 1u);
 }
 
+TEST(BlockCodecTest, RoundTripsTemplateIdsAndParameters) {
+  std::vector<Record> records;
+  for (int i = 0; i < 300; ++i) {
+    Record r = FullRecord();
+    r.ts_ns += i;
+    r.template_id = i % 7 == 0 ? 0 : 0x9e3779b97f4a7c15ULL + static_cast<uint64_t>(i % 5);
+    if (r.template_id != 0 && i % 3 != 0) {
+      r.params = {std::to_string(i), "", std::string(200, 'x'), "ключ"};
+    }
+    records.push_back(r);
+  }
+  RecordBatch batch = testing::ToBatch(records);
+  std::vector<Record> decoded = DecodeAll(EncodeBatch(batch, BlockOptions()));
+  ASSERT_EQ(decoded.size(), records.size());
+  for (size_t i = 0; i < records.size(); ++i) {
+    EXPECT_EQ(decoded[i].template_id, records[i].template_id) << i;
+    EXPECT_EQ(decoded[i].params, records[i].params) << i;
+  }
+
+  // A block without templates stores one byte for the column and reads
+  // back as template 0 without parameters.
+  std::vector<Record> plain = {FullRecord()};
+  std::vector<Record> back = DecodeAll(EncodeBatch(testing::ToBatch(plain), BlockOptions()));
+  ASSERT_EQ(back.size(), 1u);
+  EXPECT_EQ(back[0].template_id, 0u);
+  EXPECT_TRUE(back[0].params.empty());
+}
+
+TEST(PackParamsTest, RoundTripsAndRejectsDamage) {
+  std::vector<std::string> params = {"a", "", std::string(300, 'z')};
+  std::string packed;
+  PackParams(params, &packed);
+  std::vector<std::string> back;
+  ASSERT_TRUE(UnpackParams(packed, &back));
+  EXPECT_EQ(back, params);
+  EXPECT_FALSE(UnpackParams(packed.substr(0, packed.size() - 1), &back));
+  EXPECT_FALSE(UnpackParams("\xff\xff\xff\xff\xff\xff", &back));
+}
+
 // Ids are stored packed when every id of a block is lower-case hex of even
 // length, and as text otherwise; either way they come back as written.
 TEST(BlockCodecTest, RoundTripsIdsOfEveryShape) {

@@ -265,6 +265,10 @@ class RocksReader final : public Reader {
     return last_seq;
   }
 
+  Result<std::vector<StoredTemplate>> Templates() override {
+    return internal::ReadTemplates(*rocks_);
+  }
+
   Result<uint64_t> LastBlockSeq() override {
     FL_RETURN_IF_ERROR(LoadNewSummaries());
     return summaries_.empty() ? uint64_t{0} : summaries_.back().seq;

@@ -19,6 +19,7 @@
 
 #include "core/record.h"
 #include "core/status.h"
+#include "storage/store.h"
 
 namespace faultline::storage {
 
@@ -85,6 +86,9 @@ class Reader {
                                  const std::function<bool(const DeadLetter&)>& emit) = 0;
 
   virtual Result<StoreStats> Stats() = 0;
+
+  // Every stored template, in id order.
+  virtual Result<std::vector<StoredTemplate>> Templates() = 0;
 
   // Sees what the writer has written since the last call (or open).
   virtual Status CatchUp() = 0;

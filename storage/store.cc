@@ -103,6 +103,10 @@ class RocksStore final : public Store {
           Check(write.Put(dead, internal::DeadLetterKey(counters.next_dead_letter_seq++), value)));
     }
     counters.parse.Add(batch.counters);
+    for (const StoredTemplate& stored : batch.templates) {
+      FL_RETURN_IF_ERROR(Check(write.Put(rocks_.cf(Cf::kTemplates), internal::TemplateKey(stored.id),
+                                         internal::EncodeTemplate(stored))));
+    }
     for (const SourcePosition& position : positions) {
       FL_RETURN_IF_ERROR(Check(write.Put(meta, internal::PositionKey(position.key),
                                          internal::EncodePosition(position))));
@@ -118,6 +122,10 @@ class RocksStore final : public Store {
     counters_ = counters;
     next_block_seq_ = next_seq;
     return Status::Ok();
+  }
+
+  Result<std::vector<StoredTemplate>> LoadTemplates() override {
+    return internal::ReadTemplates(rocks_);
   }
 
   Result<std::optional<SourcePosition>> GetPosition(const std::string& key) override {

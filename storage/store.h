@@ -62,10 +62,27 @@ struct EncodedBlock {
   uint64_t raw_bytes = 0;   // uncompressed size, for stats
 };
 
+// A log template as the store keeps it (mined during ingest; storage only
+// keeps it). Key: the id; a later write of the same id replaces it.
+struct StoredTemplate {
+  uint64_t id = 0;
+  std::string service;
+  std::string text;     // tokens joined by spaces, wildcards as <*>
+  uint64_t count = 0;   // records mined into it, all time
+  int64_t first_seen_ns = 0;
+  int64_t last_seen_ns = 0;
+  std::string example;  // the first message that made it, as written
+
+  bool operator==(const StoredTemplate&) const = default;
+};
+
 struct EncodedBatch {
   std::vector<EncodedBlock> blocks;
   std::vector<DeadLetter> dead_letters;
   ParseCounters counters;
+  // Templates created or changed by this batch's records: written in the
+  // same WriteBatch, so counts stay exactly-once with the records.
+  std::vector<StoredTemplate> templates;
 };
 
 // Groups the batch's rows by service, orders each group by event time (stable,
@@ -109,6 +126,9 @@ class Store {
   virtual Status Write(EncodedBatch batch, const std::vector<SourcePosition>& positions) = 0;
 
   virtual Result<std::optional<SourcePosition>> GetPosition(const std::string& key) = 0;
+
+  // Every stored template, in id order (to restore a miner after a restart).
+  virtual Result<std::vector<StoredTemplate>> LoadTemplates() = 0;
 
   // Flushes memtables to SST files (used at the end of a batch ingest so the
   // next open does not replay a large WAL).

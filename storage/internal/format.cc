@@ -138,6 +138,41 @@ bool DecodeDeadLetter(std::string_view bytes, DeadLetter* dead_letter) {
   return true;
 }
 
+std::string TemplateKey(uint64_t id) {
+  std::string key;
+  PutFixed64BE(&key, id);
+  return key;
+}
+
+std::string EncodeTemplate(const StoredTemplate& stored) {
+  std::string out;
+  out.push_back(static_cast<char>(kValueVersion));
+  PutLengthPrefixed(&out, stored.service);
+  PutLengthPrefixed(&out, stored.text);
+  PutVarint64(&out, stored.count);
+  PutZigZag(&out, stored.first_seen_ns);
+  PutZigZag(&out, stored.last_seen_ns);
+  PutLengthPrefixed(&out, stored.example);
+  return out;
+}
+
+bool DecodeTemplate(std::string_view bytes, StoredTemplate* stored) {
+  Cursor cursor(bytes);
+  uint8_t version = 0;
+  std::string_view service, text, example;
+  if (!cursor.GetByte(&version) || version != kValueVersion ||
+      !cursor.GetLengthPrefixed(&service) || !cursor.GetLengthPrefixed(&text) ||
+      !cursor.GetVarint64(&stored->count) || !cursor.GetZigZag(&stored->first_seen_ns) ||
+      !cursor.GetZigZag(&stored->last_seen_ns) || !cursor.GetLengthPrefixed(&example) ||
+      !cursor.empty()) {
+    return false;
+  }
+  stored->service.assign(service);
+  stored->text.assign(text);
+  stored->example.assign(example);
+  return true;
+}
+
 std::string PositionKey(std::string_view source_key) {
   std::string key(kPositionPrefix);
   key.append(source_key);

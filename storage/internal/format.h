@@ -73,6 +73,11 @@ std::string EncodeDeadLetter(const DeadLetter& dead_letter);
 bool DecodeDeadLetter(std::string_view bytes, DeadLetter* dead_letter);
 
 std::string PositionKey(std::string_view source_key);
+
+// templates key: the template id, u64 big-endian (id order).
+std::string TemplateKey(uint64_t id);
+std::string EncodeTemplate(const StoredTemplate& stored);
+bool DecodeTemplate(std::string_view bytes, StoredTemplate* stored);
 std::string EncodePosition(const SourcePosition& position);
 // `key` is the source key (the meta key without its prefix).
 bool DecodePosition(std::string_view key, std::string_view bytes, SourcePosition* position);

@@ -10,6 +10,7 @@
 #include <rocksdb/options.h>
 #include <rocksdb/table.h>
 
+#include "storage/internal/coding.h"
 #include "storage/internal/format.h"
 
 namespace faultline::storage::internal {
@@ -241,6 +242,27 @@ Status RocksDb::CheckSchema(bool write_if_missing) {
                                    std::to_string(kSchemaVersion));
   }
   return Status::Ok();
+}
+
+Result<std::vector<StoredTemplate>> ReadTemplates(RocksDb& rocks) {
+  std::vector<StoredTemplate> templates;
+  std::unique_ptr<rocksdb::Iterator> it(
+      rocks.db()->NewIterator(rocksdb::ReadOptions(), rocks.cf(Cf::kTemplates)));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    const rocksdb::Slice key = it->key();
+    if (key.size() != 8) {
+      return Status::Corruption("store " + rocks.dir() + ": malformed template key");
+    }
+    StoredTemplate stored;
+    stored.id = DecodeFixed64BE(key.data());
+    if (!DecodeTemplate(std::string_view(it->value().data(), it->value().size()), &stored)) {
+      return Status::Corruption("store " + rocks.dir() + ": template " + std::to_string(stored.id) +
+                                " is malformed");
+    }
+    templates.push_back(std::move(stored));
+  }
+  FL_RETURN_IF_ERROR(FromRocks(it->status(), "reading templates of " + rocks.dir()));
+  return templates;
 }
 
 }  // namespace faultline::storage::internal

@@ -69,4 +69,8 @@ class RocksDb {
   std::vector<rocksdb::ColumnFamilyHandle*> extra_handles_;  // unknown CFs
 };
 
+// Every template in the templates column family, in id order; a malformed
+// one is Corruption naming its id.
+Result<std::vector<StoredTemplate>> ReadTemplates(RocksDb& rocks);
+
 }  // namespace faultline::storage::internal

@@ -58,6 +58,39 @@ TEST(StoreTest, PositionsAreWrittenWithTheirData) {
   EXPECT_FALSE((*position)->complete);
 }
 
+TEST(StoreTest, TemplatesPersistAndLaterVersionsReplaceEarlierOnes) {
+  faultline::testing::TempDir tmp;
+  const std::string dir = tmp.Sub("db");
+  StoredTemplate first{0x1234'0000'0001ULL, "api", "GET <*> 200", 3, 10, 20, "GET /a 200"};
+  StoredTemplate second{0x1234'0000'0002ULL, "api", "user <*> logged in", 1, 15, 15,
+                        "user bob logged in"};
+  {
+    std::unique_ptr<Store> store = OpenStore(dir);
+    ASSERT_NE(store, nullptr);
+    EncodedBatch batch;
+    batch.templates = {first, second};
+    ASSERT_OK(store->Write(std::move(batch), {}));
+    // The same id again: generalised text, more records, later last-seen.
+    first.text = "<*> <*> 200";
+    first.count = 9;
+    first.last_seen_ns = 99;
+    EncodedBatch update;
+    update.templates = {first};
+    ASSERT_OK(store->Write(std::move(update), {}));
+  }
+  std::unique_ptr<Store> store = OpenStore(dir);
+  ASSERT_NE(store, nullptr);
+  Result<std::vector<StoredTemplate>> loaded = store->LoadTemplates();
+  ASSERT_OK(loaded.status());
+  EXPECT_EQ(*loaded, (std::vector<StoredTemplate>{first, second}));
+  store.reset();
+  std::unique_ptr<Reader> reader = OpenReader(dir);
+  ASSERT_NE(reader, nullptr);
+  Result<std::vector<StoredTemplate>> read = reader->Templates();
+  ASSERT_OK(read.status());
+  EXPECT_EQ(*read, (std::vector<StoredTemplate>{first, second}));
+}
+
 TEST(StoreTest, BlockSequenceContinuesAfterReopen) {
   faultline::testing::TempDir tmp;
   const std::string dir = tmp.Sub("db");

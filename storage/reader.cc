@@ -269,6 +269,40 @@ class RocksReader final : public Reader {
     return internal::ReadTemplates(*rocks_);
   }
 
+  Result<std::map<uint64_t, std::vector<uint64_t>>> TemplateHistogram(const Query& query,
+                                                                       size_t buckets) override {
+    if (buckets == 0 || query.since_ns == INT64_MIN || query.until_ns == INT64_MAX ||
+        query.until_ns <= query.since_ns) {
+      return Status::InvalidArgument("a template histogram needs a finite time range");
+    }
+    QueryFilter filter(query);
+    std::vector<const BlockSummary*> candidates;
+    FL_RETURN_IF_ERROR(Plan(filter, 0, &candidates));
+    std::map<uint64_t, std::vector<uint64_t>> histogram;
+    // Unsigned differences: the range may span most of int64.
+    const auto span = static_cast<unsigned __int128>(static_cast<uint64_t>(query.until_ns) -
+                                                     static_cast<uint64_t>(query.since_ns));
+    BlockDecoder decoder;
+    for (const BlockSummary* block : candidates) {
+      FL_RETURN_IF_ERROR(ScanBlock(
+          *block, filter, false, &decoder,
+          [&](uint32_t row) {
+            const uint64_t id = decoder.template_id(row);
+            const int64_t ts = decoder.ts(row);
+            if (id == 0 || ts < query.since_ns || ts >= query.until_ns) return true;
+            std::vector<uint64_t>& counts = histogram[id];
+            if (counts.empty()) counts.assign(buckets, 0);
+            const auto offset = static_cast<unsigned __int128>(static_cast<uint64_t>(ts) -
+                                                               static_cast<uint64_t>(query.since_ns));
+            ++counts[static_cast<size_t>(offset * buckets / span)];
+            return true;
+          },
+          /*materialize=*/false,
+          ColumnBit(BlockColumn::kTs) | ColumnBit(BlockColumn::kTemplates)));
+    }
+    return histogram;
+  }
+
   Result<uint64_t> LastBlockSeq() override {
     FL_RETURN_IF_ERROR(LoadNewSummaries());
     return summaries_.empty() ? uint64_t{0} : summaries_.back().seq;
@@ -423,7 +457,8 @@ class RocksReader final : public Reader {
   // column; they are loaded at the first match only.
   template <typename OnMatch>
   Status ScanBlock(const BlockSummary& block, const QueryFilter& filter, bool reverse,
-                   BlockDecoder* decoder, OnMatch&& on_match, bool materialize = true) {
+                   BlockDecoder* decoder, OnMatch&& on_match, bool materialize = true,
+                   uint32_t extra_columns = 0) {
     std::string payload;
     rocksdb::Status status = rocks_->db()->Get(rocksdb::ReadOptions(), rocks_->cf(Cf::kBlocks),
                                                block.block_key, &payload);
@@ -437,7 +472,7 @@ class RocksReader final : public Reader {
     if (decoder->rows() != block.record_count) {
       return Status::Corruption("block " + name + ": row count disagrees with its summary");
     }
-    FL_RETURN_IF_ERROR(decoder->Load(filter.filter_columns()));
+    FL_RETURN_IF_ERROR(decoder->Load(filter.filter_columns() | extra_columns));
     bool all_loaded = !materialize;
     const uint32_t rows = decoder->rows();
     for (uint32_t i = 0; i < rows; ++i) {

@@ -90,6 +90,12 @@ class Reader {
   // Every stored template, in id order.
   virtual Result<std::vector<StoredTemplate>> Templates() = 0;
 
+  // Records matching `query` per template id, in `buckets` equal time
+  // buckets over [query.since_ns, query.until_ns) (which must be finite).
+  // Records without a template are not counted.
+  virtual Result<std::map<uint64_t, std::vector<uint64_t>>> TemplateHistogram(
+      const Query& query, size_t buckets) = 0;
+
   // Sees what the writer has written since the last call (or open).
   virtual Status CatchUp() = 0;
 };

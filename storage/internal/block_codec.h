@@ -79,6 +79,9 @@ class BlockDecoder {
   Level level(uint32_t row) const { return static_cast<Level>(levels_[row]); }
   std::string_view message(uint32_t row) const { return message_.Get(row); }
   std::string_view trace_id(uint32_t row) const { return trace_id_.Get(row); }
+  uint64_t template_id(uint32_t row) const {
+    return template_ids_.empty() ? 0 : template_ids_[row];
+  }
 
   // Builds the whole record. REQUIRES: Load(kAllColumns) succeeded.
   void Materialize(uint32_t row, const std::string& service, Record* out) const;

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "core/time.h"
 #include "storage/internal/format.h"
 #include "storage/internal/rocks.h"
 #include "storage/reader.h"
@@ -89,6 +90,48 @@ TEST(StoreTest, TemplatesPersistAndLaterVersionsReplaceEarlierOnes) {
   Result<std::vector<StoredTemplate>> read = reader->Templates();
   ASSERT_OK(read.status());
   EXPECT_EQ(*read, (std::vector<StoredTemplate>{first, second}));
+}
+
+TEST(StoreTest, TemplateHistogramCountsRecordsPerTemplateAndBucket) {
+  faultline::testing::TempDir tmp;
+  const std::string dir = tmp.Sub("db");
+  const int64_t base = 1'700'000'000LL * faultline::kNanosPerSecond;
+  std::vector<Record> records;
+  for (int i = 0; i < 400; ++i) {
+    Record r;
+    r.service = i % 2 == 0 ? "api" : "db";
+    r.ts_ns = base + static_cast<int64_t>(i) * faultline::kNanosPerSecond;  // 400 s
+    r.message = "m";
+    r.level = i % 4 == 0 ? Level::kError : Level::kInfo;
+    r.template_id = i < 300 ? 7 : 8;  // template 8 starts at 300 s
+    records.push_back(r);
+  }
+  {
+    std::unique_ptr<Store> store = OpenStore(dir);
+    ASSERT_NE(store, nullptr);
+    ASSERT_OK(store->Write(EncodeBatch(testing::ToBatch(records), BlockOptions()), {}));
+  }
+  std::unique_ptr<Reader> reader = OpenReader(dir);
+  ASSERT_NE(reader, nullptr);
+  Query query;
+  query.since_ns = base;
+  query.until_ns = base + 400 * faultline::kNanosPerSecond;
+  auto histogram = reader->TemplateHistogram(query, 4);
+  ASSERT_OK(histogram.status());
+  ASSERT_EQ(histogram->size(), 2u);
+  EXPECT_EQ((*histogram)[7], (std::vector<uint64_t>{100, 100, 100, 0}));
+  EXPECT_EQ((*histogram)[8], (std::vector<uint64_t>{0, 0, 0, 100}));
+
+  query.services = {"api"};
+  query.level_mask = 1u << static_cast<unsigned>(Level::kError);
+  query.since_ns = base + 100 * faultline::kNanosPerSecond;
+  histogram = reader->TemplateHistogram(query, 3);
+  ASSERT_OK(histogram.status());
+  EXPECT_EQ((*histogram)[7], (std::vector<uint64_t>{25, 25, 0}));
+  EXPECT_EQ((*histogram)[8], (std::vector<uint64_t>{0, 0, 25}));
+
+  query.since_ns = INT64_MIN;
+  EXPECT_FALSE(reader->TemplateHistogram(query, 3).ok());
 }
 
 TEST(StoreTest, BlockSequenceContinuesAfterReopen) {

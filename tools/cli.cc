@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <optional>
 #include <string>
 #include <thread>
@@ -613,6 +614,173 @@ int RunDeadLetterCommand(const std::string& db, bool export_raw, const std::stri
   return 0;
 }
 
+// ---- patterns ----------------------------------------------------------------------
+
+struct PatternsFlags {
+  std::vector<std::string> services;
+  std::string level;
+  std::string since;
+  std::string until;
+  std::string new_since;
+  std::string output = "text";
+  size_t limit = 50;
+};
+
+constexpr size_t kTrendBuckets = 12;
+
+// How a template's count moved across the window: compares the first and
+// last third of the buckets. "new": first seen inside the window; "gone":
+// seen before but nothing in the last third.
+std::string Trend(const std::vector<uint64_t>& buckets, bool first_seen_in_window) {
+  const size_t third = buckets.size() / 3;
+  uint64_t head = 0, tail = 0;
+  for (size_t i = 0; i < third; ++i) head += buckets[i];
+  for (size_t i = buckets.size() - third; i < buckets.size(); ++i) tail += buckets[i];
+  if (first_seen_in_window && head == 0) return "new";
+  if (tail == 0 && head > 0) return "gone";
+  if (tail >= 2 * head + 3) return "rising";
+  if (2 * tail + 3 <= head) return "falling";
+  return "steady";
+}
+
+std::string Sparkline(const std::vector<uint64_t>& buckets) {
+  static const char* kBars[] = {"\u2581", "\u2582", "\u2583", "\u2584",
+                                "\u2585", "\u2586", "\u2587", "\u2588"};
+  uint64_t peak = 0;
+  for (uint64_t n : buckets) peak = std::max(peak, n);
+  std::string out;
+  for (uint64_t n : buckets) {
+    if (n == 0) {
+      out += " ";
+      continue;
+    }
+    out += kBars[std::min<uint64_t>(7, (n * 8 - 1) / std::max<uint64_t>(peak, 1))];
+  }
+  return out;
+}
+
+int RunPatternsCommand(const std::string& db, const PatternsFlags& flags) {
+  if (flags.output != "text" && flags.output != "json") {
+    return Fail(Status::InvalidArgument("--output must be text or json"));
+  }
+  FilterFlags filter;
+  filter.services = flags.services;
+  filter.level = flags.level;
+  filter.since = flags.since;
+  filter.until = flags.until;
+  Result<storage::Query> query = filter.ToQuery();
+  if (!query.ok()) return Fail(query.status());
+  query->kind = RecordKind::kLog;
+  int64_t new_since = INT64_MIN;
+  if (!flags.new_since.empty()) {
+    Result<int64_t> t = ParseTimeArg(flags.new_since, NowNanos(), TimeZone());
+    if (!t.ok()) return Fail(t.status().WithContext("--new-since"));
+    new_since = *t;
+  }
+  Result<std::unique_ptr<storage::Reader>> reader = storage::Reader::Open(db);
+  if (!reader.ok()) return Fail(reader.status());
+  // Without --since/--until the window is the store's whole time range.
+  if (query->since_ns == INT64_MIN || query->until_ns == INT64_MAX) {
+    Result<storage::StoreStats> stats = (*reader)->Stats();
+    if (!stats.ok()) return Fail(stats.status());
+    if (stats->records == 0) {
+      std::fprintf(stderr, "no records in %s\n", db.c_str());
+      return 0;
+    }
+    if (query->since_ns == INT64_MIN) query->since_ns = stats->min_ts_ns;
+    if (query->until_ns == INT64_MAX) query->until_ns = stats->max_ts_ns + 1;
+  }
+  if (query->until_ns <= query->since_ns) {
+    return Fail(Status::InvalidArgument("--until must be after --since"));
+  }
+  Result<std::vector<storage::StoredTemplate>> templates = (*reader)->Templates();
+  if (!templates.ok()) return Fail(templates.status());
+  Result<std::map<uint64_t, std::vector<uint64_t>>> histogram =
+      (*reader)->TemplateHistogram(*query, kTrendBuckets);
+  if (!histogram.ok()) return Fail(histogram.status());
+
+  struct Row {
+    const storage::StoredTemplate* stored;
+    uint64_t count;
+    const std::vector<uint64_t>* buckets;
+  };
+  std::vector<Row> rows;
+  uint64_t total = 0;
+  for (const storage::StoredTemplate& t : *templates) {
+    auto it = histogram->find(t.id);
+    if (it == histogram->end()) continue;
+    if (t.first_seen_ns < new_since) continue;
+    uint64_t count = 0;
+    for (uint64_t n : it->second) count += n;
+    total += count;
+    rows.push_back(Row{&t, count, &it->second});
+  }
+  std::sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) {
+    return a.count != b.count ? a.count > b.count : a.stored->id < b.stored->id;
+  });
+  if (rows.size() > flags.limit) rows.resize(flags.limit);
+
+  const bool color = flags.output == "text" && StdoutIsTerminal();
+  Palette palette;
+  palette.enabled = color;
+  if (flags.output == "text") {
+    std::printf("%zu template(s), %llu records, %s .. %s\n", rows.size(),
+                static_cast<unsigned long long>(total),
+                FormatRfc3339(query->since_ns, 0).c_str(),
+                FormatRfc3339(query->until_ns, 0).c_str());
+  }
+  for (const Row& row : rows) {
+    const storage::StoredTemplate& t = *row.stored;
+    const bool first_in_window = t.first_seen_ns >= query->since_ns;
+    const std::string trend = Trend(*row.buckets, first_in_window);
+    std::string line;
+    char id[24];
+    std::snprintf(id, sizeof(id), "%016llx", static_cast<unsigned long long>(t.id));
+    if (flags.output == "json") {
+      line = "{\"template_id\":\"" + std::string(id) + "\",\"service\":";
+      AppendJsonString(&line, t.service);
+      line += ",\"template\":";
+      AppendJsonString(&line, t.text);
+      line += ",\"count\":" + std::to_string(row.count) +
+              ",\"count_all_time\":" + std::to_string(t.count) + ",\"trend\":\"" + trend +
+              "\",\"buckets\":[";
+      for (size_t i = 0; i < row.buckets->size(); ++i) {
+        if (i > 0) line += ",";
+        line += std::to_string((*row.buckets)[i]);
+      }
+      line += "],\"first_seen\":\"" + FormatRfc3339(t.first_seen_ns, 3) +
+              "\",\"last_seen\":\"" + FormatRfc3339(t.last_seen_ns, 3) + "\",\"example\":";
+      AppendJsonString(&line, t.example);
+      line += "}\n";
+    } else {
+      char head[160];
+      std::snprintf(head, sizeof(head), "%10llu  %-7s ", static_cast<unsigned long long>(row.count),
+                    trend.c_str());
+      line = head;
+      line += Sparkline(*row.buckets);
+      line += "  ";
+      line += palette.Bold();
+      line += t.service;
+      line += palette.Reset();
+      line += "  ";
+      line += t.text;
+      line += "\n";
+      line += palette.Dim();
+      line += "            id " + std::string(id) + "  first " + FormatRfc3339(t.first_seen_ns, 0) +
+              "  last " + FormatRfc3339(t.last_seen_ns, 0) + "  e.g. ";
+      std::string example = t.example.substr(0, 160);
+      for (char& c : example) {
+        if (static_cast<unsigned char>(c) < 0x20) c = ' ';
+      }
+      line += example;
+      line += palette.Reset();
+      line += "\n";
+    }
+    if (std::fwrite(line.data(), 1, line.size(), stdout) != line.size()) break;
+  }
+  return 0;
+}
+
 // ---- config ----------------------------------------------------------------------
 
 int RunConfigCheck(const std::string& path) {
@@ -736,6 +904,25 @@ int RunCli(int argc, char** argv) {
   dl_list->add_option("--output,-o", dl_output, "text or json");
   dl_export->add_option("--out", dl_out, "Write to this file instead of stdout");
 
+  // patterns
+  CLI::App* patterns = app.add_subcommand(
+      "patterns",
+      "The kinds of log line in the store: templates with counts, trend and an example.\n"
+      "Examples:\n  faultline patterns --service checkout --since 1h\n"
+      "  faultline patterns --new-since 15m        (templates first seen in the last 15 min)\n"
+      "  faultline patterns --level error+ -o json");
+  add_db(patterns);
+  PatternsFlags patterns_flags;
+  patterns->add_option("--service,-s", patterns_flags.services, "Only these services (repeat)");
+  patterns->add_option("--level,-l", patterns_flags.level, "Only records of these levels: error, warn+");
+  patterns->add_option("--since", patterns_flags.since,
+                       "Window start (default: the store's first record): RFC 3339 or 15m, 2h, 1d");
+  patterns->add_option("--until", patterns_flags.until, "Window end (default: the last record)");
+  patterns->add_option("--new-since", patterns_flags.new_since,
+                       "Only templates first seen at or after this time");
+  patterns->add_option("--limit,-n", patterns_flags.limit, "At most this many (default 50)");
+  patterns->add_option("--output,-o", patterns_flags.output, "text or json (one template a line)");
+
   // config
   CLI::App* config = app.add_subcommand(
       "config", "Work with config files (TOML; see docs/config.md).\n"
@@ -772,6 +959,7 @@ int RunCli(int argc, char** argv) {
                                   dl_limit == 0 ? SIZE_MAX : dl_limit, dl_output, dl_out);
     }
     if (check->parsed()) return RunConfigCheck(check_path);
+    if (patterns->parsed()) return RunPatternsCommand(db, patterns_flags);
   } catch (const std::exception& e) {
     return Fail(Status::Internal(e.what()));
   }

@@ -1,6 +1,7 @@
 #include "core/time.h"
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -102,11 +103,151 @@ inline TimeParse Combine(int64_t seconds, int64_t frac_ns, int64_t* out_ns) {
   return TimeParse::kOk;
 }
 
+// Fast path for the fixed-width UTC forms nearly every structured logger
+// writes: "YYYY-MM-DDTHH:MM:SSZ" and the same with exactly 3, 6 or 9 fraction
+// digits after '.'. Digits and separators are checked eight bytes at a time and
+// the date comes from a table, with the same validation as the general parser
+// below, which handles everything else (offsets, zones, other separators and
+// fraction lengths). Reads only text[0, text.size()).
+
+// Days from 1970-01-01 to the first of each month of the years the table
+// covers, plus one entry for the month after the last.
+constexpr int kTableFirstYear = 1970;
+constexpr int kTableYears = 130;  // 1970 .. 2099
+constexpr auto kMonthStartDays = [] {
+  std::array<int32_t, kTableYears * 12 + 1> days{};
+  for (int i = 0; i <= kTableYears * 12; ++i) {
+    days[static_cast<size_t>(i)] =
+        static_cast<int32_t>(DaysFromCivil(kTableFirstYear + i / 12, i % 12 + 1, 1));
+  }
+  return days;
+}();
+static_assert(kMonthStartDays[1] == 31 && kMonthStartDays[12] == 365);
+
+inline uint64_t Load8(const char* p) {
+  uint64_t word;
+  std::memcpy(&word, p, 8);
+  return word;
+}
+
+// Bytes of a little-endian word, first character in the lowest byte.
+constexpr uint64_t Pattern(const char (&text)[9]) {
+  uint64_t word = 0;
+  for (int i = 7; i >= 0; --i) word = (word << 8) | static_cast<unsigned char>(text[i]);
+  return word;
+}
+
+// `word` XOR its expected pattern ('0' at digit bytes, the separator
+// elsewhere): true when every digit byte is now 0..9 and every separator byte
+// is 0.
+inline bool DigitsAndSeparators(uint64_t x, uint64_t separator_mask) {
+  constexpr uint64_t kLow7 = 0x7F7F7F7F7F7F7F7FULL;
+  constexpr uint64_t kHigh = 0x8080808080808080ULL;
+  // Bit 7 of a byte ends up set when the byte is >= 10.
+  const uint64_t over9 = ((x & kLow7) + 0x7676767676767676ULL) | x;
+  return ((over9 & kHigh & ~separator_mask) | (x & separator_mask)) == 0;
+}
+
+// Digit values 0..9 (first digit in the lowest byte) to the two-digit number
+// starting at each byte: 10 * byte i + byte i+1, at most 99, so no carries.
+inline uint64_t DigitPairs(uint64_t x) { return x * 10 + (x >> 8); }
+inline int ByteAt(uint64_t x, int i) { return static_cast<int>((x >> (8 * i)) & 0xFF); }
+
+// Eight digit values 0..9 (first digit in the lowest byte) to their number.
+inline uint64_t EightDigits(uint64_t x) {
+  x = (x * 10 + (x >> 8)) & 0x00FF00FF00FF00FFULL;
+  x = (x * 100 + (x >> 16)) & 0x0000FFFF0000FFFFULL;
+  return (x * 10000 + (x >> 32)) & 0xFFFFFFFFULL;
+}
+
+// Parses one of the fixed-width forms at the start of `text`. Returns false
+// when `text` does not start with one, leaving the decision to the general
+// parser; else sets *result, and on kOk *used and *out_ns.
+bool ParseFixedUtcPrefix(std::string_view text, size_t* used, int64_t* out_ns,
+                         TimeParse* result) {
+  const size_t size = text.size();
+  if (size < 20) return false;
+  const char* p = text.data();
+  size_t fraction_digits = 0;
+  if (p[19] != 'Z') {
+    if (p[19] != '.') return false;
+    if (size >= 24 && p[23] == 'Z') {
+      fraction_digits = 3;
+    } else if (size >= 27 && p[26] == 'Z') {
+      fraction_digits = 6;
+    } else if (size >= 30 && p[29] == 'Z') {
+      fraction_digits = 9;
+    } else {
+      return false;
+    }
+  }
+  // "YYYY-MM-", "DDTHH:MM" and (overlapping) "HH:MM:SS".
+  constexpr uint64_t kDatePattern = Pattern("0000-00-");
+  constexpr uint64_t kDateSeparators = 0xFF0000FF00000000ULL;
+  constexpr uint64_t kDayHourPattern = Pattern("00T00:00");
+  constexpr uint64_t kDayHourSeparators = 0x0000FF0000FF0000ULL;
+  constexpr uint64_t kTimePattern = Pattern("00:00:00");
+  constexpr uint64_t kTimeSeparators = 0x0000FF0000FF0000ULL;
+  const uint64_t date = Load8(p) ^ kDatePattern;
+  const uint64_t day_hour = Load8(p + 8) ^ kDayHourPattern;
+  const uint64_t time = Load8(p + 11) ^ kTimePattern;
+  if (!DigitsAndSeparators(date, kDateSeparators) ||
+      !DigitsAndSeparators(day_hour, kDayHourSeparators) ||
+      !DigitsAndSeparators(time, kTimeSeparators)) {
+    return false;
+  }
+  const uint64_t date_pairs = DigitPairs(date);
+  const uint64_t time_pairs = DigitPairs(time);
+  const int year = ByteAt(date_pairs, 0) * 100 + ByteAt(date_pairs, 2);
+  const int month = ByteAt(date_pairs, 5);
+  const int day = ByteAt(DigitPairs(day_hour), 0);
+  const int hour = ByteAt(time_pairs, 0);
+  const int minute = ByteAt(time_pairs, 3);
+  const int second = ByteAt(time_pairs, 6);
+  if (year < kTableFirstYear || year >= kTableFirstYear + kTableYears) return false;
+  if (month < 1 || month > 12 || day < 1 || hour > 23 || minute > 59 || second > 60) {
+    *result = TimeParse::kNotATime;
+    return true;
+  }
+  const auto month_index = static_cast<size_t>((year - kTableFirstYear) * 12 + month - 1);
+  const int32_t month_start = kMonthStartDays[month_index];
+  if (day > kMonthStartDays[month_index + 1] - month_start) {
+    *result = TimeParse::kNotATime;
+    return true;
+  }
+  int64_t frac_ns = 0;
+  if (fraction_digits > 0) {
+    // The last eight (or fewer) fraction digits, right-aligned in a word
+    // whose leading bytes are forced to '0'.
+    const size_t last = 20 + fraction_digits;  // one past the last digit
+    const size_t in_word = fraction_digits < 8 ? fraction_digits : 8;
+    // Low bytes (the first characters) that are not fraction digits.
+    const uint64_t lead_mask = in_word == 8 ? 0 : ~uint64_t{0} >> (8 * in_word);
+    const uint64_t word = (Load8(p + last - 8) & ~lead_mask) | (0x3030303030303030ULL & lead_mask);
+    const uint64_t digits = word ^ 0x3030303030303030ULL;
+    if (!DigitsAndSeparators(digits, 0)) return false;
+    frac_ns = static_cast<int64_t>(EightDigits(digits));
+    if (fraction_digits == 9) {
+      const unsigned lead = static_cast<unsigned char>(p[20]) - unsigned{'0'};
+      if (lead > 9) return false;
+      frac_ns += static_cast<int64_t>(lead) * 100'000'000;
+    } else {
+      frac_ns *= kPow10[9 - fraction_digits];
+    }
+  }
+  const int64_t seconds = (static_cast<int64_t>(month_start) + day - 1) * 86400 + hour * 3600 +
+                          minute * 60 + second;
+  *used = fraction_digits == 0 ? 20 : 21 + fraction_digits;
+  *result = Combine(seconds, frac_ns, out_ns);
+  return true;
+}
+
 // Parses "YYYY-MM-DD[T ]HH:MM:SS[.,frac][zone]" at the start of `text`.
 // Stops at the first byte that cannot continue the timestamp and reports how
 // many bytes it used; the caller decides whether trailing bytes are allowed.
 TimeParse ParseDateTimePrefix(std::string_view text, const TimeZone& zone, size_t* used,
                               int64_t* out_ns) {
+  if (TimeParse fast; ParseFixedUtcPrefix(text, used, out_ns, &fast)) return fast;
   int year, month, day, hour, minute, second;
   if (!ReadDigits(text, 0, 4, &year) || text.size() < 19 || text[4] != '-' ||
       !ReadDigits(text, 5, 2, &month) || text[7] != '-' || !ReadDigits(text, 8, 2, &day)) {
@@ -359,6 +500,13 @@ TimeParse ParseTimestamp(std::string_view text, const TimeZone& zone, int64_t* o
   if (text.size() >= 19 && text[4] == '-') {
     size_t used = 0;
     int64_t ns = 0;
+    TimeParse fast;
+    if (ParseFixedUtcPrefix(text, &used, &ns, &fast)) {
+      if (fast != TimeParse::kOk) return fast;
+      if (used != text.size()) return TimeParse::kNotATime;
+      *out_ns = ns;
+      return TimeParse::kOk;
+    }
     const TimeParse result = ParseDateTimePrefix(text, zone, &used, &ns);
     if (result != TimeParse::kOk) return result;
     if (used != text.size()) return TimeParse::kNotATime;

@@ -79,6 +79,73 @@ TEST(ParseTimestampTest, RejectsMalformedText) {
   }
 }
 
+// "YYYY-MM-DDTHH:MM:SS[.fff|.ffffff|.fffffffff]Z" takes a fixed-width fast
+// path; the same text with "+00:00" instead of "Z" takes the general one. The
+// two must agree on every result, valid or not.
+std::string WithZeroOffset(const std::string& text) {
+  return text.substr(0, text.size() - 1) + "+00:00";
+}
+
+void ExpectSameAsGeneralParser(const std::string& text) {
+  const TimeZone berlin = MustLoad("Europe/Berlin");
+  int64_t fast_ns = -1;
+  int64_t general_ns = -2;
+  const TimeParse fast = ParseTimestamp(text, berlin, &fast_ns);
+  const TimeParse general = ParseTimestamp(WithZeroOffset(text), berlin, &general_ns);
+  ASSERT_EQ(fast, general) << text;
+  if (fast == TimeParse::kOk) {
+    EXPECT_EQ(fast_ns, general_ns) << text;
+  }
+}
+
+TEST(ParseTimestampTest, FixedWidthUtcFormsMatchTheGeneralParser) {
+  const std::string fractions[] = {"", ".487", ".487123", ".487123456"};
+  char date[32];
+  // Every day from late 1969 to early 2101: both ends of the date table and
+  // every leap day in between.
+  for (int64_t days = -10; days <= 47500; ++days) {
+    const std::string day = FormatRfc3339(days * 86400 * kNanosPerSecond, 0).substr(0, 10);
+    const auto n = static_cast<int>(days + 10);
+    std::snprintf(date, sizeof(date), "%sT%02d:%02d:%02d", day.c_str(), n % 24, n % 60, n % 61);
+    ExpectSameAsGeneralParser(std::string(date) + fractions[n % 4] + "Z");
+  }
+  for (const char* text :
+       {"2023-02-29T00:00:00Z", "2024-02-29T00:00:00Z", "2100-02-29T00:00:00Z",
+        "2000-02-29T00:00:00Z", "2023-04-31T00:00:00Z", "2023-00-10T00:00:00Z",
+        "2023-01-00T00:00:00Z", "2023-12-32T00:00:00Z", "2023-01-29T23:59:60Z",
+        "2023-01-29T23:59:61Z", "2023-01-29T23:60:00Z", "2023-01-29T24:00:00Z",
+        "2099-12-31T23:59:59.999999999Z", "1969-12-31T23:59:59.999Z"}) {
+    ExpectSameAsGeneralParser(text);
+  }
+}
+
+TEST(ParseTimestampTest, FixedWidthUtcFormsRejectEveryBadByte) {
+  const std::string valid[] = {"2024-02-29T23:59:60Z", "2024-02-29T23:59:60.123Z",
+                               "2024-02-29T23:59:60.123456Z", "2024-02-29T23:59:60.123456789Z"};
+  for (const std::string& text : valid) {
+    for (size_t pos = 0; pos + 1 < text.size(); ++pos) {
+      for (char bad : {'/', ':', '-', 'a', 'T', ' ', '.', 'Z', '0', '9', '\0', '\x80', '\xb9'}) {
+        std::string mutated = text;
+        mutated[pos] = bad;
+        ExpectSameAsGeneralParser(mutated);
+      }
+    }
+  }
+}
+
+TEST(ParseTimestampTest, FixedWidthUtcFormsIgnoreTheConfiguredZone) {
+  const TimeZone berlin = MustLoad("Europe/Berlin");
+  EXPECT_EQ(Parse("2023-01-29T08:42:09.487Z", berlin), kBaseNs + 487000000);
+  EXPECT_EQ(Parse("2023-01-29T08:42:09.487654Z", berlin), kBaseNs + 487654000);
+  EXPECT_EQ(Parse("2023-01-29T08:42:09.487654321Z", berlin), kBaseNs + 487654321);
+  int64_t ns = 0;
+  // Fraction lengths outside 3/6/9 and trailing bytes go the general way.
+  EXPECT_EQ(Parse("2023-01-29T08:42:09.4876Z"), kBaseNs + 487600000);
+  EXPECT_EQ(ParseTimestamp("2023-01-29T08:42:09.487Z ", berlin, &ns), TimeParse::kNotATime);
+  EXPECT_EQ(ParseLeadingTimestamp("2023-01-29T08:42:09.487654Z INFO x", berlin, &ns), 27u);
+  EXPECT_EQ(ns, kBaseNs + 487654000);
+}
+
 TEST(ParseTimestampTest, ReportsYearsOutsideInt64Nanos) {
   int64_t ns = 0;
   EXPECT_EQ(ParseTimestamp("1600-01-01T00:00:00Z", TimeZone(), &ns), TimeParse::kOutOfRange);

@@ -44,6 +44,8 @@ namespace {
 constexpr uint32_t kInfinite = std::numeric_limits<uint32_t>::max();
 // Upper bound on instructions produced by expanding counted repetitions.
 constexpr size_t kMaxProgramSize = 10000;
+// Largest visited bitmap (bits) for the bounded retry: 32 MiB.
+constexpr size_t kMaxMemoBits = size_t{1} << 28;
 
 using ByteSet = std::array<bool, 256>;
 
@@ -602,16 +604,10 @@ class Compiler {
         return Status::Ok();
       }
       case NodeKind::kAssertBegin:
-        Push(Op::kAssertBegin);
-        return Status::Ok();
       case NodeKind::kAssertEnd:
-        Push(Op::kAssertEnd);
-        return Status::Ok();
       case NodeKind::kWordBoundary:
-        Push(Op::kWordBoundary);
-        return Status::Ok();
       case NodeKind::kNotWordBoundary:
-        Push(Op::kNotWordBoundary);
+        Push(AssertOp(node.kind));
         return Status::Ok();
     }
     return Status::Internal("line format: unknown node");
@@ -629,6 +625,14 @@ class Compiler {
     inst.op = op;
     prog_->push_back(inst);
     return prog_->size() - 1;
+  }
+  static Op AssertOp(NodeKind kind) {
+    switch (kind) {
+      case NodeKind::kAssertBegin: return Op::kAssertBegin;
+      case NodeKind::kAssertEnd: return Op::kAssertEnd;
+      case NodeKind::kWordBoundary: return Op::kWordBoundary;
+      default: return Op::kNotWordBoundary;
+    }
   }
   uint32_t AddSet(const ByteSet& set) {
     sets_->push_back(set);
@@ -1020,11 +1024,13 @@ LineFormat::Impl::Outcome LineFormat::Impl::Run(std::string_view line, std::vect
           while (q < n && !hint[data[q]]) ++q;
           if (q == n && !inst.can_end) q = n + 1;
         }
+        // Scanning counts against the budget too (16 bytes a unit), or a
+        // hopeless search repeated for every earlier split would go unnoticed.
+        work += (std::min(q, n) - pos) / 16;
         if (q > n) {
           running = false;
           break;
         }
-        work += (q - pos) / 16;
         if (q < n) stack.push_back({FrameKind::kThread, pc, q + 1, 0});
         pos = q;
         ++pc;
@@ -1157,7 +1163,11 @@ bool LineFormat::Match(std::string_view line,
   // visited bitmap so the work stays bounded by program x line size.
   const size_t budget = 8 * line.size() + 64 * impl.prog.size() + 1024;
   Impl::Outcome outcome = impl.Run(line, &slots, /*memo=*/false, budget);
-  if (outcome == Impl::Outcome::kBudgetExhausted) {
+  // The visited bitmap has prog x (line + 1) bits; past kMaxMemoBits (a huge
+  // pattern on a huge line) the line is reported as not matching rather than
+  // risking exponential backtracking or a giant allocation.
+  if (outcome == Impl::Outcome::kBudgetExhausted &&
+      impl.prog.size() * (line.size() + 1) <= kMaxMemoBits) {
     slots.assign(2 * impl.fields.size(), std::string_view::npos);
     outcome = impl.Run(line, &slots, /*memo=*/true, std::numeric_limits<size_t>::max());
   }

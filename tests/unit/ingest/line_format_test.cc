@@ -134,6 +134,14 @@ TEST(LineFormatTest, AlternationInsideGroups) {
   EXPECT_EQ(MatchValues(then_literal, "bcX"), (Values{"X"}));
 }
 
+TEST(LineFormatTest, AnchorsAndWordBoundaries) {
+  LineFormat anchored = MustCompile("^<A>\\b=<Content>$");
+  EXPECT_EQ(MatchValues(anchored, "key=v"), (Values{"key", "v"}));
+  EXPECT_EQ(MatchValues(anchored, "key =v"), (Values{"<no match>"}));
+  LineFormat inner = MustCompile("<A>\\Bx<Content>");
+  EXPECT_EQ(MatchValues(inner, "axb x"), (Values{"a", "b x"}));
+}
+
 TEST(LineFormatTest, FallbackForLookaheadAndBackreference) {
   LineFormat look = MustCompile("(?!DEBUG)<Level> <Content>");
   EXPECT_EQ(MatchValues(look, "INFO x y"), (Values{"INFO", "x y"}));

@@ -526,15 +526,32 @@ TimeParse ParseSyslogPrefix(std::string_view text, const TimeZone& zone, size_t*
                             int64_t* out_ns) {
   static constexpr std::string_view kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                                  "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-  if (text.size() < 15 || text[3] != ' ') return TimeParse::kNotATime;
+  if (text.size() < 14 || text[3] != ' ') return TimeParse::kNotATime;
   int month = 0;
   for (int m = 0; m < 12; ++m) {
     if (text.substr(0, 3) == kMonths[m]) month = m + 1;
   }
   if (month == 0) return TimeParse::kNotATime;
-  const char d1 = text[4] == ' ' ? '0' : text[4];
-  if (!IsDigit(d1) || !IsDigit(text[5]) || text[6] != ' ') return TimeParse::kNotATime;
-  const int day = (d1 - '0') * 10 + (text[5] - '0');
+  // The day is "14", " 4" (syslog pads with a space) or "4" (when a header
+  // layout has joined the fields with single spaces).
+  int day = 0;
+  if (IsDigit(text[4]) && IsDigit(text[5]) && text[6] == ' ') {
+    day = (text[4] - '0') * 10 + (text[5] - '0');
+  } else if (text[4] == ' ' && IsDigit(text[5]) && text[6] == ' ') {
+    day = text[5] - '0';
+  } else if (IsDigit(text[4]) && text[5] == ' ') {
+    // Re-read it padded ("Jun  4 ..."), so the rest is at fixed offsets.
+    std::string padded(text.substr(0, 4));
+    padded.push_back(' ');
+    padded.append(text.substr(4, 32));
+    size_t padded_used = 0;
+    const TimeParse parsed = ParseSyslogPrefix(padded, zone, &padded_used, out_ns);
+    if (parsed == TimeParse::kOk) *used = padded_used - 1;
+    return parsed;
+  } else {
+    return TimeParse::kNotATime;
+  }
+  if (text.size() < 15) return TimeParse::kNotATime;
   if (!IsDigit(text[7]) || !IsDigit(text[8]) || text[9] != ':' || !IsDigit(text[10]) ||
       !IsDigit(text[11]) || text[12] != ':' || !IsDigit(text[13]) || !IsDigit(text[14])) {
     return TimeParse::kNotATime;

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -257,6 +258,8 @@ struct LineParser::Impl {
   std::string scratch;
   std::string padded;
   std::string lenient;  // a line rewritten by QuoteNonFiniteNumbers
+  std::vector<std::string_view> format_values;  // --line-format fields of a line
+  std::string time_text;
   std::array<Winner, internal::kSlotCount> winners;
   uint32_t won_slots = 0;  // bit i: winners[i] is set
   static_assert(internal::kSlotCount <= 32);
@@ -284,6 +287,8 @@ struct LineParser::Impl {
   void WalkJson(const char* data, size_t size, size_t capacity);
   LineResult ParseText();
   LineResult ParseLogfmt();
+  // The --line-format path; nullopt when the line does not match it.
+  std::optional<LineResult> ParseWithLineFormat();
   LineResult Finalize();
   LineResult Reject(RejectReason reason, std::string detail);
   void JoinContinuation(size_t row_index, std::string_view text);
@@ -892,6 +897,9 @@ LineResult LineParser::Impl::ParseText() {
   if (!simdjson::validate_utf8(line.data(), line.size())) {
     return Reject(RejectReason::kInvalidUtf8, "bytes that are not UTF-8");
   }
+  if (options.line_format != nullptr) {
+    if (std::optional<LineResult> result = ParseWithLineFormat()) return *result;
+  }
   if (internal::LooksLikeLogfmt(line)) return ParseLogfmt();
 
   int64_t ts_ns = 0;
@@ -911,6 +919,87 @@ LineResult LineParser::Impl::ParseText() {
   // The message goes last into the arena so that continuation lines can
   // extend it in place.
   row.message = Intern(rest);
+  return LineResult::kPlainTextRecord;
+}
+
+std::optional<LineResult> LineParser::Impl::ParseWithLineFormat() {
+  const LineFormat& format = *options.line_format;
+  if (!format.Match(line, &format_values)) return std::nullopt;
+  const std::vector<std::string>& names = format.fields();
+  auto is = [](std::string_view name, std::initializer_list<std::string_view> options_list) {
+    for (std::string_view candidate : options_list) {
+      if (name.size() != candidate.size()) continue;
+      bool equal = true;
+      for (size_t i = 0; i < name.size() && equal; ++i) {
+        equal = (name[i] | 0x20) == (candidate[i] | 0x20);
+      }
+      if (equal) return true;
+    }
+    return false;
+  };
+  // Time: the time fields joined in pattern order ("<Date> <Time>"), else
+  // each alone (a header may carry an epoch and a date both).
+  time_text.clear();
+  size_t time_fields = 0;
+  int64_t ts_ns = 0;
+  bool have_time = false;
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (!is(names[i], {"date", "time", "timestamp", "datetime", "month", "day", "year"})) continue;
+    if (format_values[i].empty()) continue;
+    if (!time_text.empty()) time_text.push_back(' ');
+    time_text.append(format_values[i]);
+    ++time_fields;
+  }
+  auto parse_time = [&](std::string_view text) {
+    if (ParseTimestamp(text, options.zone, &ts_ns) == TimeParse::kOk) return true;
+    int64_t leading = 0;
+    if (ParseLeadingTimestamp(text, options.zone, &leading) == text.size()) {
+      ts_ns = leading;
+      return true;
+    }
+    return false;
+  };
+  have_time = time_fields > 0 && parse_time(time_text);
+  for (size_t i = 0; !have_time && time_fields > 1 && i < names.size(); ++i) {
+    const std::string_view value = format_values[i];
+    if (!is(names[i], {"date", "time", "timestamp", "datetime"}) || value.empty()) continue;
+    // Alone, a short number ("1", "081109") is part of a date, not seconds
+    // since 1970: only epoch-sized numbers (>= 9 digits) count.
+    size_t digits = 0;
+    while (digits < value.size() && value[digits] >= '0' && value[digits] <= '9') ++digits;
+    if (digits == value.size() && digits < 9) continue;
+    have_time = parse_time(value);
+  }
+  if (time_fields == 0) {
+    return Reject(RejectReason::kMissingTimestamp, "the line format has no time field");
+  }
+  if (!have_time) {
+    return Reject(RejectReason::kBadTimestamp,
+                  "line format time \"" + time_text.substr(0, 64) + "\" is not a time");
+  }
+  if (!InRange(ts_ns)) return RejectRange(ts_ns);
+  RecordRow& row = NewRow(ts_ns);
+  row.service = InternShared(options.default_service);
+  std::string_view message;
+  for (size_t i = 0; i < names.size(); ++i) {
+    const std::string_view value = format_values[i];
+    if (is(names[i], {"date", "time", "timestamp", "datetime", "month", "day", "year"})) continue;
+    if (is(names[i], {"content", "message", "msg"})) {
+      message = value;
+    } else if (is(names[i], {"level", "severity", "loglevel"})) {
+      Level level;
+      if (ParseLevel(value, &level)) row.level = level;
+      AddAttr(names[i], value, AttrType::kString);
+    } else if (is(names[i], {"service"})) {
+      row.service = Intern(value);
+    } else {
+      AddAttr(names[i], value, AttrType::kString);
+    }
+  }
+  row.attr_count = out->AttrCount() - row.attr_begin;
+  // The message goes last into the arena so that continuation lines can
+  // extend it in place.
+  row.message = Intern(message);
   return LineResult::kPlainTextRecord;
 }
 

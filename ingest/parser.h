@@ -25,6 +25,7 @@
 #include "core/record.h"
 #include "core/status.h"
 #include "core/time.h"
+#include "ingest/line_format.h"
 
 namespace faultline::ingest {
 
@@ -74,6 +75,13 @@ struct ParserOptions {
   // Join plain-text continuation lines to the record before them.
   bool join_multiline = true;
   FieldAliases aliases;
+  // Layout of plain-text lines (`--line-format`): when set, a line that is
+  // not JSON is matched against it first; fields named Date, Time,
+  // Timestamp, DateTime, Month, Day or Year give the time, Level the level,
+  // Content (or Message) the message, Service the service; every other
+  // field becomes an attribute. A line that does not match is read as if
+  // there were no layout. Shared read-only between parser threads.
+  std::shared_ptr<const LineFormat> line_format;
 
   Status Validate() const;
 };

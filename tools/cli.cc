@@ -20,6 +20,7 @@
 #include "core/json_writer.h"
 #include "core/record.h"
 #include "core/time.h"
+#include "ingest/line_format.h"
 #include "storage/reader.h"
 #include "tools/config.h"
 #include "tools/ingest_pipeline.h"
@@ -345,10 +346,15 @@ void PrintIngestSummary(const IngestSummary& summary, bool json) {
 int RunIngestCommand(const std::string& db, const std::string& config_path,
                      const std::vector<std::string>& files, const std::string& service,
                      bool force, bool strict, bool quiet, const std::string& output,
-                     int threads) {
+                     int threads, const std::string& line_format) {
   Result<Config> config = LoadConfig(config_path);
   if (!config.ok()) return Fail(config.status());
   if (threads > 0) config->ingest.threads = threads;
+  if (!line_format.empty()) {
+    Result<ingest::LineFormat> format = ingest::LineFormat::Compile(line_format);
+    if (!format.ok()) return Fail(format.status().WithContext("--line-format"));
+    config->parser.line_format = std::make_shared<const ingest::LineFormat>(std::move(*format));
+  }
   if (output != "text" && output != "json") {
     return Fail(Status::InvalidArgument("--output must be text or json"));
   }
@@ -832,6 +838,11 @@ int RunCli(int argc, char** argv) {
   ingest->add_flag("--quiet,-q", quiet, "No progress and no summary");
   ingest->add_option("--output,-o", ingest_output, "Summary as text or json");
   ingest->add_option("--threads", threads, "Worker threads (default: one per core)");
+  std::string line_format;
+  ingest->add_option("--line-format", line_format,
+                     "Layout of plain-text lines, e.g. '<Date> <Time> <Level> <Component>: "
+                     "<Content>' (fields in <>, a space is any whitespace, the rest literal "
+                     "text or regex)");
 
   // search
   CLI::App* search = app.add_subcommand(
@@ -947,7 +958,7 @@ int RunCli(int argc, char** argv) {
   try {
     if (ingest->parsed()) {
       return RunIngestCommand(db, config_path, files, service, force, strict, quiet,
-                              ingest_output, threads);
+                              ingest_output, threads, line_format);
     }
     if (search->parsed()) {
       return RunSearchCommand(db, search_flags, all ? SIZE_MAX : limit, reverse, count);

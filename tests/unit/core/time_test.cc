@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <cstring>
 #include <string>
 
 namespace faultline {
@@ -280,6 +281,12 @@ TEST(ParseLeadingTimestampTest, ReadsSyslogStampsInTheMostRecentYear) {
                 iso.substr(11, 8).c_str());
   ASSERT_EQ(ParseLeadingTimestamp(line, *plus2, &ns), 19u) << line;
   EXPECT_EQ(ns, (yesterday / kNanosPerSecond - 7200) * kNanosPerSecond + 250000000);
+
+  // A single-digit day with one space (fields joined by a line format).
+  std::snprintf(line, sizeof(line), "%s %d %s", kMonths[month - 1], day,
+                iso.substr(11, 8).c_str());
+  ASSERT_EQ(ParseLeadingTimestamp(line, utc, &ns), std::strlen(line)) << line;
+  EXPECT_EQ(ns / kNanosPerSecond, yesterday / kNanosPerSecond) << line;
 
   EXPECT_EQ(ParseLeadingTimestamp("Jun 14 25:16:01 host x", utc, &ns), 0u);
   EXPECT_EQ(ParseLeadingTimestamp("Foo 14 15:16:01 host x", utc, &ns), 0u);

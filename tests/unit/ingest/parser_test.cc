@@ -564,3 +564,64 @@ TEST_F(ParserTest, SpanWithoutDurationOrValuelessMetricIsRejected) {
 
 }  // namespace
 }  // namespace faultline::ingest
+
+namespace faultline::ingest {
+namespace {
+
+class LineFormatParserTest : public ParserTest {
+ protected:
+  void UseFormat(std::string_view pattern) {
+    Result<LineFormat> format = LineFormat::Compile(pattern);
+    ASSERT_TRUE(format.ok()) << format.status().ToString();
+    options_.line_format = std::make_shared<const LineFormat>(std::move(format).value());
+  }
+};
+
+TEST_F(LineFormatParserTest, MapsHeaderFieldsOntoTheRecord) {
+  UseFormat("<Date> <Time> <Level> \\[<Thread>\\] <Component>: <Content>");
+  Record r = ParseOne(
+      "2015-10-18 18:01:47,978 INFO [main] org.apache.hadoop.MRAppMaster: Created MRAppMaster");
+  EXPECT_EQ(r.ts_ns, 1445191307978000000LL);
+  EXPECT_EQ(r.level, Level::kInfo);
+  EXPECT_EQ(r.message, "Created MRAppMaster");
+  EXPECT_EQ(AttrValue(r, "Thread"), "main");
+  EXPECT_EQ(AttrValue(r, "Component"), "org.apache.hadoop.MRAppMaster");
+}
+
+TEST_F(LineFormatParserTest, SyslogHeaderWithOptionalPid) {
+  UseFormat("<Month> <Date> <Time> <Host> <Component>(\\[<PID>\\])?: <Content>");
+  RecordBatch batch = Parse(
+      "Jul  1 09:00:55 combo sshd[19630]: session opened\n"
+      "Jul 11 09:00:56 combo logrotate: ALERT exited abnormally\n");
+  ASSERT_EQ(batch.size(), 2u);
+  Record first = batch.ToRecord(0);
+  Record second = batch.ToRecord(1);
+  EXPECT_EQ(first.message, "session opened");
+  EXPECT_EQ(AttrValue(first, "PID"), "19630");
+  EXPECT_EQ(second.message, "ALERT exited abnormally");
+  EXPECT_EQ(FormatRfc3339(second.ts_ns, 0).substr(4), "-07-11T09:00:56Z");
+}
+
+TEST_F(LineFormatParserTest, EpochFieldAndUnmatchedLinesFallBack) {
+  UseFormat("<Label> <Timestamp> <Node> <Content>");
+  RecordBatch batch = Parse(
+      "- 1117838570 R02-M1 instruction cache parity error corrected\n"
+      "2023-01-29T08:42:09Z ERROR boom\n");
+  ASSERT_EQ(batch.size(), 2u);
+  EXPECT_EQ(batch.ToRecord(0).ts_ns, 1117838570LL * kNanosPerSecond);
+  EXPECT_EQ(batch.ToRecord(0).message, "instruction cache parity error corrected");
+  // Three tokens cannot fill four fields: read as plain text.
+  EXPECT_EQ(batch.ToRecord(1).level, Level::kError);
+}
+
+TEST_F(LineFormatParserTest, UnreadableHeaderTimeIsBadTimestamp) {
+  UseFormat("<Date> <Time> <Content>");
+  RecordBatch batch = Parse("someday noon something happened\n");
+  ASSERT_EQ(batch.size(), 0u);
+  ASSERT_EQ(batch.dead_letters().size(), 1u);
+  EXPECT_EQ(batch.dead_letters()[0].reason, RejectReason::kBadTimestamp);
+  EXPECT_EQ(batch.counters().rejects[static_cast<size_t>(RejectReason::kBadTimestamp)], 1u);
+}
+
+}  // namespace
+}  // namespace faultline::ingest

@@ -56,10 +56,13 @@ class Masker;
 Result<std::shared_ptr<const Masker>> CompileMasker(const MinerOptions& options);
 
 // A message tokenized and masked: the input of Mine().
+// The message must outlive Mine(): `raw` views into it.
 struct PreparedMessage {
   std::vector<std::string_view> tokens;  // views into `storage` or the message
   std::vector<uint8_t> masked;            // 1 where tokens[i] is a masked variable
   std::string storage;
+  std::vector<std::string_view> raw;  // tokens[i] before masking (views into the message)
+  std::vector<uint64_t> hashes;       // hash of tokens[i], for fast comparison
   void Clear();
 };
 

@@ -24,6 +24,7 @@
 #include "storage/reader.h"
 #include "tools/config.h"
 #include "tools/ingest_pipeline.h"
+#include "tools/patterns_mine.h"
 
 namespace faultline::tools {
 
@@ -933,6 +934,24 @@ int RunCli(int argc, char** argv) {
                        "Only templates first seen at or after this time");
   patterns->add_option("--limit,-n", patterns_flags.limit, "At most this many (default 50)");
   patterns->add_option("--output,-o", patterns_flags.output, "text or json (one template a line)");
+  PatternsMineRequest mine_request;
+  CLI::App* patterns_mine = patterns->add_subcommand(
+      "mine",
+      "Mine templates from log files, no store needed: one JSON object per input line,\n"
+      "{\"line_id\":N,\"template_id\":\"...\",\"template\":\"...\"}, then a summary on stderr.\n"
+      "Example: faultline patterns mine --line-format '<Date> <Time> <Level> <Component>: "
+      "<Content>' app.log");
+  patterns_mine->add_option("files", mine_request.files, "Files to read (.gz, .zst; - for stdin)")
+      ->required();
+  patterns_mine->add_option("--format", mine_request.format,
+                            "auto (JSON lines by the parser's rules, others plain), json or plain");
+  patterns_mine->add_option("--line-format", mine_request.line_format,
+                            "Layout of plain lines; the message is its <Content> field");
+  patterns_mine->add_option("--message-field", mine_request.message_field,
+                            "JSON field that holds the message");
+  patterns_mine->add_option("--threads", mine_request.threads,
+                            "Worker threads (default: one per core; output is the same)");
+  patterns_mine->add_flag("--quiet,-q", mine_request.quiet, "No summary on stderr");
 
   // config
   CLI::App* config = app.add_subcommand(
@@ -970,6 +989,14 @@ int RunCli(int argc, char** argv) {
                                   dl_limit == 0 ? SIZE_MAX : dl_limit, dl_output, dl_out);
     }
     if (check->parsed()) return RunConfigCheck(check_path);
+    if (patterns_mine->parsed()) {
+      Status mined = RunPatternsMine(mine_request);
+      if (!mined.ok()) {
+        std::fprintf(stderr, "faultline: %s\n", mined.message().c_str());
+        return mined.code() == StatusCode::kInvalidArgument ? kExitUsage : kExitError;
+      }
+      return 0;
+    }
     if (patterns->parsed()) return RunPatternsCommand(db, patterns_flags);
   } catch (const std::exception& e) {
     return Fail(Status::Internal(e.what()));

@@ -2,7 +2,11 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <regex>
+// GCC 12 warns about libstdc++'s own regex internals (-Wmaybe-uninitialized,
+// a false positive at -O1); silence it for this header only.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic pop
 #include <utility>
 
 #include "ingest/internal/masking_rules.h"

@@ -6,11 +6,17 @@
 #pragma once
 
 #include <cstdint>
-#include <regex>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
+
+// GCC 12 reports a false -Wmaybe-uninitialized inside libstdc++'s <regex>
+// (std::function in the NFA states) at -O1 and above.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <regex>
+#pragma GCC diagnostic pop
 
 #include "ingest/template_miner.h"
 

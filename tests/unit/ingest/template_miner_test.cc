@@ -1,0 +1,177 @@
+#include "ingest/template_miner.h"
+
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+namespace faultline::ingest {
+namespace {
+
+std::shared_ptr<const Masker> MustMasker(const MinerOptions& options) {
+  Result<std::shared_ptr<const Masker>> masker = CompileMasker(options);
+  EXPECT_TRUE(masker.ok()) << masker.status().ToString();
+  return masker.ok() ? masker.value() : nullptr;
+}
+
+// The masked token texts of `message`, joined by spaces.
+std::string Masked(std::string_view message, const MinerOptions& options = {}) {
+  std::shared_ptr<const Masker> masker = MustMasker(options);
+  PreparedMessage prepared;
+  TemplateMiner::Prepare(*masker, message, &prepared);
+  std::string out;
+  for (size_t i = 0; i < prepared.tokens.size(); ++i) {
+    if (i > 0) out += ' ';
+    out += prepared.tokens[i];
+  }
+  return out;
+}
+
+TEST(TemplateMinerMasking, EachBuiltinKind) {
+  EXPECT_EQ(Masked("took 12 ms"), "took <*>");                      // number + unit
+  EXPECT_EQ(Masked("sent 1.5GiB"), "sent <*>");                     // size with unit
+  EXPECT_EQ(Masked("id 0xdeadbeef"), "id <*>");                     // hex
+  EXPECT_EQ(Masked("hash deadbeefcafe"), "hash <*>");               // hex without digits
+  EXPECT_EQ(Masked("from 10.1.2.3:8080"), "from <*>");              // IP and port
+  EXPECT_EQ(Masked("req 123e4567-e89b-12d3-a456-426614174000"), "req <*>");  // UUID
+  EXPECT_EQ(Masked("open /var/log/app.log"), "open <*>");           // path
+  EXPECT_EQ(Masked("GET https://example.com/x"), "GET <*>");        // URL
+  EXPECT_EQ(Masked("mail bob@example.com"), "mail <*>");            // e-mail
+  EXPECT_EQ(Masked("at 2024-01-02T03:04:05Z"), "at <*>");           // timestamp
+  EXPECT_EQ(Masked("at Sun Jul  3 10:05:25 2005"), "at <*> <*> <*> <*> <*>");  // syslog date
+  EXPECT_EQ(Masked("user 'root' said \"hello there\" ok"),
+            "user '<*>' said \"<*>\" ok");  // quoted values, quotes kept as context
+  EXPECT_EQ(Masked("login uid=0 tty=:0 ruser="), "login uid=<*> tty=<*> ruser=");  // key=value
+  EXPECT_EQ(Masked("status=ok"), "status=ok");  // a word value names a case, stays
+  EXPECT_EQ(Masked("lifetime <1 sec"), "lifetime <<*>");
+  EXPECT_EQ(Masked("sent 1190 bytes (1.16 KB)"), "sent <*> (<*>)");
+  EXPECT_EQ(Masked("illegal instruction......0"), "illegal instruction......<*>");
+  EXPECT_EQ(Masked("interface eth0 node-12"), "interface eth0 <*>");  // word + digit stays
+}
+
+TEST(TemplateMinerMasking, ExtraRulesFromConfig) {
+  MinerOptions options;
+  options.extra_masks.push_back({"order", "ORD-[A-Z]+"});
+  EXPECT_EQ(Masked("order ORD-ABC shipped", options), "order <order> shipped");
+  options.extra_masks.push_back({"bad", "("});
+  EXPECT_FALSE(CompileMasker(options).ok());
+}
+
+TEST(TemplateMiner, GeneralisationKeepsIdAndExtractsParams) {
+  MinerOptions options;
+  TemplateMiner miner(options, MustMasker(options));
+  std::vector<std::string> params;
+  const uint64_t a = miner.MineMessage("svc", "session opened for user alice in 12 ms", 1, &params);
+  const uint64_t b = miner.MineMessage("svc", "session opened for user bob in 15 ms", 2, &params);
+  EXPECT_EQ(a, b);
+  EXPECT_EQ(miner.Find(a)->text, "session opened for user <*> in <*>");
+  EXPECT_EQ(miner.Find(a)->count, 2u);
+  EXPECT_EQ(miner.counters().generalised, 1u);
+  params.clear();
+  EXPECT_EQ(miner.MineMessage("svc", "session opened for user carol in 7 ms", 3, &params), a);
+  EXPECT_EQ(params, (std::vector<std::string>{"carol", "7 ms"}));
+  // Non-word values generalise too, and the id stays.
+  EXPECT_EQ(miner.MineMessage("svc", "session opened for user x_1 in 7 ms", 3, nullptr), a);
+  // A different fixed word is another template.
+  EXPECT_NE(miner.MineMessage("svc", "session closed for user alice in 1 ms", 4, nullptr), a);
+  // Other services never share templates.
+  EXPECT_NE(miner.MineMessage("other", "session opened for user alice in 12 ms", 5, nullptr), a);
+}
+
+TEST(TemplateMiner, IdsStableAcrossRestart) {
+  MinerOptions options;
+  std::shared_ptr<const Masker> masker = MustMasker(options);
+  std::vector<std::string> lines = {"start job 1", "stop job 2", "start job 3", "job failed"};
+  TemplateMiner first(options, masker);
+  std::vector<uint64_t> ids;
+  for (const std::string& line : lines) ids.push_back(first.MineMessage("svc", line, 1, nullptr));
+  std::vector<MinedTemplate> saved = first.TakeDirty();
+  EXPECT_EQ(saved.size(), 3u);
+  EXPECT_TRUE(first.TakeDirty().empty());
+  const uint64_t next_before = first.MineMessage("svc", "brand new thing", 1, nullptr);
+
+  TemplateMiner second(options, masker);
+  second.Restore(saved);
+  for (size_t i = 0; i < lines.size(); ++i) {
+    EXPECT_EQ(second.MineMessage("svc", lines[i], 1, nullptr), ids[i]) << lines[i];
+  }
+  EXPECT_EQ(second.MineMessage("svc", "brand new thing", 1, nullptr), next_before);
+  EXPECT_EQ(second.Snapshot().size(), 4u);
+}
+
+TEST(TemplateMiner, DeterministicAcrossThreadCountsAndBatches) {
+  std::vector<std::string> messages;
+  for (int i = 0; i < 3000; ++i) {
+    messages.push_back("request " + std::to_string(i % 7) + " served in " + std::to_string(i) +
+                       " ms by worker-" + std::to_string(i % 5) +
+                       (i % 3 == 0 ? " status=ok" : " status=failed") + " kind" +
+                       std::string(1, static_cast<char>('a' + i % 4)));
+  }
+  MinerOptions options;
+  std::shared_ptr<const Masker> masker = MustMasker(options);
+  auto run = [&](size_t threads, size_t batch) {
+    TemplateMiner miner(options, masker);
+    std::vector<uint64_t> ids;
+    std::vector<PreparedMessage> prepared(batch);
+    for (size_t start = 0; start < messages.size(); start += batch) {
+      const size_t count = std::min(batch, messages.size() - start);
+      std::vector<std::thread> workers;
+      for (size_t w = 0; w < threads; ++w) {
+        workers.emplace_back([&, w] {
+          for (size_t i = w; i < count; i += threads) {
+            TemplateMiner::Prepare(*masker, messages[start + i], &prepared[i]);
+          }
+        });
+      }
+      for (std::thread& worker : workers) worker.join();
+      for (size_t i = 0; i < count; ++i) {
+        ids.push_back(miner.Mine("svc", prepared[i], 0, nullptr));
+      }
+    }
+    return ids;
+  };
+  const std::vector<uint64_t> serial = run(1, 1);
+  EXPECT_EQ(run(2, 64), serial);
+  EXPECT_EQ(run(4, 1000), serial);
+  EXPECT_EQ(run(3, 7), serial);
+}
+
+TEST(TemplateMiner, CapSendsNewShapesToOverflow) {
+  MinerOptions options;
+  options.max_templates_per_service = 3;
+  TemplateMiner miner(options, MustMasker(options));
+  const uint64_t known = miner.MineMessage("svc", "alpha happened", 0, nullptr);
+  miner.MineMessage("svc", "beta went wrong today", 0, nullptr);
+  miner.MineMessage("svc", "gamma is fine", 0, nullptr);
+  const uint64_t over = miner.MineMessage("svc", "delta arrived late again now", 0, nullptr);
+  EXPECT_EQ(miner.Find(over)->text, "<overflow>");
+  EXPECT_EQ(miner.MineMessage("svc", "epsilon", 0, nullptr), over);
+  EXPECT_EQ(miner.counters().over_cap, 2u);
+  // Known templates still match past the cap.
+  EXPECT_EQ(miner.MineMessage("svc", "alpha happened", 0, nullptr), known);
+  // The cap is per service.
+  EXPECT_NE(miner.Find(miner.MineMessage("other", "delta arrived", 0, nullptr))->text,
+            "<overflow>");
+  EXPECT_EQ(TemplateIdString(over).size(), 16u);
+}
+
+TEST(TemplateMiner, OptionsValidate) {
+  MinerOptions options;
+  options.similarity = 0;
+  EXPECT_FALSE(options.Validate().ok());
+  options.similarity = 0.5;
+  options.max_templates_per_service = 0;
+  EXPECT_FALSE(options.Validate().ok());
+}
+
+TEST(TemplateMiner, MaxTokensFoldsTheRest) {
+  MinerOptions options;
+  options.max_tokens = 3;
+  EXPECT_EQ(Masked("a b c d e", options), "a b <*>");
+  EXPECT_EQ(Masked("", options), "");
+}
+
+}  // namespace
+}  // namespace faultline::ingest

@@ -9,6 +9,7 @@
 #include <toml++/toml.h>
 
 #include "core/time.h"
+#include "ingest/line_format.h"
 
 namespace faultline::tools {
 
@@ -39,9 +40,11 @@ class ConfigReader {
         ReadStorage(*table);
       } else if (name == "ingest") {
         ReadIngest(*table);
+      } else if (name == "templates") {
+        ReadTemplates(*table);
       } else {
         Error(node, "unknown section [" + name +
-                        "] (known: time, limits, fields, storage, ingest)");
+                        "] (known: time, limits, fields, storage, ingest, templates)");
       }
     }
   }
@@ -236,6 +239,48 @@ class ConfigReader {
     }
   }
 
+  void ReadTemplates(const toml::table& table) {
+    ingest::MinerOptions& m = config_->miner;
+    for (const auto& [key, node] : table) {
+      std::string name(key.str());
+      std::string full = "templates." + name;
+      if (name == "enabled") {
+        Bool(node, full, &config_->mine_templates);
+      } else if (name == "similarity") {
+        std::optional<double> value = node.value<double>();
+        if (!value || *value <= 0 || *value > 1) {
+          Error(node, full + " must be a number in (0, 1]");
+          continue;
+        }
+        m.similarity = *value;
+      } else if (name == "max_templates_per_service") {
+        Int(node, full, 1, 10'000'000, &m.max_templates_per_service);
+      } else if (name == "masks") {
+        // [[templates.masks]] name = "order_id" regex = "ORD-[0-9]+"
+        const toml::array* masks = node.as_array();
+        if (masks == nullptr) {
+          Error(node, full + " must be an array of tables: [[templates.masks]]");
+          continue;
+        }
+        for (const toml::node& item : *masks) {
+          const toml::table* mask = item.as_table();
+          const toml::node* mask_name = mask ? mask->get("name") : nullptr;
+          const toml::node* regex = mask ? mask->get("regex") : nullptr;
+          if (mask == nullptr || mask_name == nullptr || !mask_name->is_string() ||
+              regex == nullptr || !regex->is_string() || mask->size() != 2) {
+            Error(item, full + " entries need exactly: name = \"...\", regex = \"...\"");
+            continue;
+          }
+          m.extra_masks.push_back(ingest::MaskRule{mask_name->as_string()->get(),
+                                                   regex->as_string()->get()});
+        }
+      } else {
+        Unknown(node, "templates", name,
+                {"enabled", "similarity", "max_templates_per_service", "masks"});
+      }
+    }
+  }
+
   void ReadIngest(const toml::table& table) {
     for (const auto& [key, node] : table) {
       std::string name(key.str());
@@ -246,8 +291,18 @@ class ConfigReader {
         Int(node, full, 64 << 10, 1LL << 30, &config_->ingest.chunk_bytes);
       } else if (name == "join_multiline") {
         Bool(node, full, &config_->parser.join_multiline);
+      } else if (name == "line_format") {
+        auto text = String(node, full);
+        if (!text) continue;
+        Result<ingest::LineFormat> format = ingest::LineFormat::Compile(*text);
+        if (!format.ok()) {
+          Error(node, full + ": " + format.status().message());
+          continue;
+        }
+        config_->parser.line_format =
+            std::make_shared<const ingest::LineFormat>(std::move(format).value());
       } else {
-        Unknown(node, "ingest", name, {"threads", "chunk_bytes", "join_multiline"});
+        Unknown(node, "ingest", name, {"threads", "chunk_bytes", "join_multiline", "line_format"});
       }
     }
   }
@@ -300,6 +355,9 @@ Result<Config> ParseConfig(const std::string& text, const std::string& path,
   if (errors->empty()) {
     Status parser_ok = config.parser.Validate();
     if (!parser_ok.ok()) errors->push_back(ConfigError{0, 0, parser_ok.message()});
+    Status miner_ok = config.miner.Validate();
+    if (miner_ok.ok()) miner_ok = ingest::CompileMasker(config.miner).status();
+    if (!miner_ok.ok()) errors->push_back(ConfigError{0, 0, miner_ok.message()});
     Status store_ok = config.store.Validate();
     if (!store_ok.ok()) errors->push_back(ConfigError{0, 0, store_ok.message()});
   }

@@ -14,6 +14,7 @@
 
 #include "core/status.h"
 #include "ingest/parser.h"
+#include "ingest/template_miner.h"
 #include "storage/store.h"
 
 namespace faultline::tools {
@@ -31,6 +32,9 @@ struct Config {
   ingest::ParserOptions parser;
   storage::StoreOptions store;
   IngestSettings ingest;
+  ingest::MinerOptions miner;
+  // Give every log message a template id at ingest ([templates] enabled).
+  bool mine_templates = true;
   std::string path;  // where it was loaded from; empty for defaults
 };
 

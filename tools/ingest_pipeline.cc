@@ -9,13 +9,17 @@
 #include <filesystem>
 #include <mutex>
 #include <thread>
+#include <unordered_map>
 
+#include <oneapi/tbb/blocked_range.h>
 #include <oneapi/tbb/enumerable_thread_specific.h>
+#include <oneapi/tbb/parallel_for.h>
 #include <oneapi/tbb/parallel_pipeline.h>
 #include <oneapi/tbb/task_arena.h>
 
 #include "ingest/file_source.h"
 #include "ingest/parser.h"
+#include "ingest/template_miner.h"
 #include "storage/store.h"
 
 namespace faultline::tools {
@@ -39,8 +43,33 @@ std::string HumanBytes(double bytes) {
 // One unit of pipeline work: a chunk of input and what it becomes.
 struct Work {
   ingest::Chunk chunk;
+  std::unique_ptr<RecordBatch> batch;
+  std::vector<storage::StoredTemplate> templates;  // changed by this batch
   storage::EncodedBatch encoded;
   uint64_t end_offset = 0;  // source position after this chunk
+};
+
+// Record batches are recycled rather than rebuilt: their arena, rows and
+// attributes keep their capacity, so they neither regrow (copying all they
+// hold) nor fault in fresh pages for every chunk.
+class BatchPool {
+ public:
+  std::unique_ptr<RecordBatch> Acquire() {
+    std::scoped_lock lock(mu_);
+    if (free_.empty()) return std::make_unique<RecordBatch>();
+    std::unique_ptr<RecordBatch> batch = std::move(free_.back());
+    free_.pop_back();
+    return batch;
+  }
+  void Release(std::unique_ptr<RecordBatch> batch) {
+    batch->Clear();
+    std::scoped_lock lock(mu_);
+    free_.push_back(std::move(batch));
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<std::unique_ptr<RecordBatch>> free_;
 };
 
 // Collects the first failure from any pipeline stage.
@@ -100,9 +129,90 @@ class ProgressLine {
   Clock::time_point last_{};
 };
 
+// The template miner of an ingest run and what it needs around it: the
+// store's templates restored at the start, and one example message per
+// template (the first one mined into it).
+struct MiningState {
+  std::shared_ptr<const ingest::Masker> masker;
+  std::unique_ptr<ingest::TemplateMiner> miner;
+  std::unordered_map<uint64_t, std::string> examples;
+  std::vector<ingest::PreparedMessage> prepared;  // one per row, reused
+  std::vector<std::string> params;
+  // Packed parameters of a batch's rows, appended to its arena in one go
+  // after mining: appending while mining could move the arena under the
+  // prepared messages, which view into it.
+  std::string packed;
+  std::vector<std::pair<size_t, StrRef>> packed_rows;  // row index, ref into `packed`
+};
+
+Result<std::unique_ptr<MiningState>> StartMining(const Config& config, storage::Store* store) {
+  auto state = std::make_unique<MiningState>();
+  FL_ASSIGN_OR_RETURN(state->masker, ingest::CompileMasker(config.miner));
+  state->miner = std::make_unique<ingest::TemplateMiner>(config.miner, state->masker);
+  FL_ASSIGN_OR_RETURN(std::vector<storage::StoredTemplate> stored, store->LoadTemplates());
+  std::vector<ingest::MinedTemplate> restored;
+  restored.reserve(stored.size());
+  for (storage::StoredTemplate& t : stored) {
+    restored.push_back(ingest::MinedTemplate{t.id, t.service, t.text, t.count, t.first_seen_ns,
+                                             t.last_seen_ns});
+    state->examples.emplace(t.id, std::move(t.example));
+  }
+  state->miner->Restore(restored);
+  return state;
+}
+
+// Gives every log row with a message its template id and parameters, and
+// collects the templates the batch changed. Prepare (tokenize and mask) runs
+// in parallel over the rows; Mine runs over them in input order, so ids
+// depend only on the order of the input.
+void MineBatch(MiningState* state, RecordBatch* batch, std::vector<storage::StoredTemplate>* out) {
+  std::vector<RecordRow>& rows = batch->mutable_rows();
+  if (state->prepared.size() < rows.size()) state->prepared.resize(rows.size());
+  auto minable = [&](const RecordRow& row) {
+    return row.kind == RecordKind::kLog && row.message.size > 0;
+  };
+  tbb::parallel_for(tbb::blocked_range<size_t>(0, rows.size(), 1024),
+                    [&](const tbb::blocked_range<size_t>& range) {
+                      for (size_t i = range.begin(); i < range.end(); ++i) {
+                        if (!minable(rows[i])) continue;
+                        ingest::TemplateMiner::Prepare(*state->masker, batch->Get(rows[i].message),
+                                                       &state->prepared[i]);
+                      }
+                    });
+  state->packed.clear();
+  state->packed_rows.clear();
+  for (size_t i = 0; i < rows.size(); ++i) {
+    RecordRow& row = rows[i];
+    if (!minable(row)) continue;
+    state->params.clear();
+    row.template_id = state->miner->Mine(batch->Get(row.service), state->prepared[i], row.ts_ns,
+                                         &state->params);
+    if (!state->params.empty()) {
+      const auto begin = static_cast<uint32_t>(state->packed.size());
+      PackParams(state->params, &state->packed);
+      state->packed_rows.emplace_back(
+          i, StrRef{begin, static_cast<uint32_t>(state->packed.size() - begin)});
+    }
+    if (state->examples.find(row.template_id) == state->examples.end()) {
+      state->examples.emplace(row.template_id, std::string(batch->Get(row.message)));
+    }
+  }
+  const uint32_t base = batch->ArenaSize();
+  batch->AppendToArena(state->packed);
+  for (const auto& [index, ref] : state->packed_rows) {
+    rows[index].params = StrRef{base + ref.offset, ref.size};
+  }
+  for (ingest::MinedTemplate& t : state->miner->TakeDirty()) {
+    auto example = state->examples.find(t.id);
+    out->push_back(storage::StoredTemplate{
+        t.id, std::move(t.service), std::move(t.text), t.count, t.first_seen_ns, t.last_seen_ns,
+        example == state->examples.end() ? std::string() : example->second});
+  }
+}
+
 // Ingests one file. Appends its report to `summary`.
 Status IngestFile(const IngestRequest& request, const std::string& path, storage::Store* store,
-                  IngestSummary* summary) {
+                  MiningState* mining, IngestSummary* summary) {
   FileReport report;
   report.path = path;
   ingest::FileSourceOptions source_options;
@@ -144,6 +254,7 @@ Status IngestFile(const IngestRequest& request, const std::string& path, storage
   tbb::enumerable_thread_specific<std::unique_ptr<ingest::LineParser>> parsers(
       [&] { return std::make_unique<ingest::LineParser>(parser_options); });
   ErrorSlot error;
+  BatchPool pool;
   ProgressLine progress(request.progress, std::filesystem::path(path).filename().string(),
                         source->identity().raw_size);
   uint64_t records_before = summary->records;
@@ -183,20 +294,39 @@ Status IngestFile(const IngestRequest& request, const std::string& path, storage
                 [&](std::shared_ptr<Work> work) -> std::shared_ptr<Work> {
                   if (error.failed()) return work;
                   try {
-                    // One batch per worker thread, cleared rather than
-                    // rebuilt: its arena, rows and attributes keep their
-                    // capacity, so they neither regrow (copying all they
-                    // hold) nor fault in fresh pages for every chunk.
-                    thread_local RecordBatch batch;
-                    batch.Clear();
+                    work->batch = pool.Acquire();
+                    RecordBatch& batch = *work->batch;
                     uint32_t source_index =
                         batch.AddSource(is_stdin ? std::string("-") : path, -1);
                     parsers.local()->ParseChunk(work->chunk.view(), work->chunk.offset,
                                                 source_index, &batch);
                     work->chunk = ingest::Chunk{};  // free input early
-                    work->encoded = storage::EncodeBatch(batch, block_options);
                   } catch (const std::exception& e) {
                     error.Set(Status::Internal(std::string("parse stage: ") + e.what()));
+                  }
+                  return work;
+                }) &
+            tbb::make_filter<std::shared_ptr<Work>, std::shared_ptr<Work>>(
+                tbb::filter_mode::serial_in_order,
+                [&](std::shared_ptr<Work> work) -> std::shared_ptr<Work> {
+                  if (error.failed() || mining == nullptr || work->batch == nullptr) return work;
+                  try {
+                    MineBatch(mining, work->batch.get(), &work->templates);
+                  } catch (const std::exception& e) {
+                    error.Set(Status::Internal(std::string("template stage: ") + e.what()));
+                  }
+                  return work;
+                }) &
+            tbb::make_filter<std::shared_ptr<Work>, std::shared_ptr<Work>>(
+                tbb::filter_mode::parallel,
+                [&](std::shared_ptr<Work> work) -> std::shared_ptr<Work> {
+                  if (error.failed() || work->batch == nullptr) return work;
+                  try {
+                    work->encoded = storage::EncodeBatch(*work->batch, block_options);
+                    work->encoded.templates = std::move(work->templates);
+                    pool.Release(std::move(work->batch));
+                  } catch (const std::exception& e) {
+                    error.Set(Status::Internal(std::string("encode stage: ") + e.what()));
                   }
                   return work;
                 }) &
@@ -274,11 +404,16 @@ Result<IngestSummary> RunIngest(const IngestRequest& request) {
   auto start = Clock::now();
   FL_ASSIGN_OR_RETURN(std::unique_ptr<storage::Store> store,
                       storage::Store::Open(request.db_dir, request.config.store));
+  std::unique_ptr<MiningState> mining;
+  if (request.config.mine_templates) {
+    FL_ASSIGN_OR_RETURN(mining, StartMining(request.config, store.get()));
+  }
   IngestSummary summary;
   summary.open_seconds = std::chrono::duration<double>(Clock::now() - start).count();
   for (const std::string& path : request.files) {
-    FL_RETURN_IF_ERROR(IngestFile(request, path, store.get(), &summary));
+    FL_RETURN_IF_ERROR(IngestFile(request, path, store.get(), mining.get(), &summary));
   }
+  if (mining != nullptr) summary.templates = mining->miner->counters();
   // Flush so the next open (every reader's) does not replay a large
   // write-ahead log.
   auto flush_start = Clock::now();

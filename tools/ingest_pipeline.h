@@ -17,6 +17,7 @@
 
 #include "core/record.h"
 #include "core/status.h"
+#include "ingest/template_miner.h"
 #include "tools/config.h"
 
 namespace faultline::tools {
@@ -52,6 +53,7 @@ struct IngestSummary {
   double seconds = 0;
   double open_seconds = 0;   // opening (or creating) the store
   double flush_seconds = 0;  // the final flush of memtables to disk
+  ingest::MinerCounters templates;  // the template miner, after the run
   std::vector<FileReport> files;
 };
 

@@ -36,11 +36,15 @@ trace=$("$fl" search --db "$db" --service checkout --level error --limit 1 -o js
         sed -n 's/.*"trace_id":"\([0-9a-f]*\)".*/\1/p')
 run "$fl" search --db "$db" --trace "$trace"
 
-step "7. Lines faultline could not read are kept with a reason, never dropped in silence"
+step "7. Log templates: 10,000 lines read as a handful of kinds; the outage's new ones stand out"
+run "$fl" patterns --db "$db" --limit 5
+run "$fl" patterns --db "$db" --new-since 2026-11-24T09:19:00Z --limit 3
+
+step "8. Lines faultline could not read are kept with a reason, never dropped in silence"
 run "$fl" deadletter list --db "$db"
 
 if [[ -x "$gen" ]]; then
-  step "8. Speed: one million 360-byte JSON lines, file to store"
+  step "9. Speed: one million 360-byte JSON lines, file to store"
   corpus=build/demo-corpus.ndjson
   [[ -f "$corpus" ]] || "$gen" --records 1000000 -o "$corpus"
   rm -rf build/demo-store-1m
@@ -55,6 +59,7 @@ cat <<TXT
     $fl search --db $db --service payments --level warn+ -o json | head
     $fl search --db $db --kind span --since 2026-11-24T09:20:00Z --limit 5
     $fl tail --db $db --level error -f        (follows while another process ingests)
+    $fl patterns mine --line-format '<Date> <Time> <Level> <Component>: <Content>' app.log
     $fl deadletter export --db $db --out rejected.log
     $fl <command> --help
   Docs: docs/formats.md (what is read), docs/config.md (the config file), docs/storage.md.

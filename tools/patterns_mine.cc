@@ -14,6 +14,7 @@
 #include <oneapi/tbb/parallel_pipeline.h>
 #include <oneapi/tbb/task_arena.h>
 
+#include "core/dead_letter.h"
 #include "core/json_writer.h"
 #include "core/record.h"
 #include "ingest/file_source.h"
@@ -69,6 +70,13 @@ class ErrorSlot {
   std::atomic<bool> failed_{false};
 };
 
+Status StageError(std::string_view stage, const std::exception& e) {
+  std::string message(stage);
+  message += " stage: ";
+  message += e.what();
+  return Status::Internal(std::move(message));
+}
+
 std::string ServiceFromPath(const std::string& path) {
   if (path == "-") return "stdin";
   std::string name = std::filesystem::path(path).filename().string();
@@ -123,6 +131,15 @@ class LineSplitter {
       batch_.Clear();
       const uint32_t source = batch_.AddSource("-", -1);
       parser_->ParseLine(line, 0, source, &batch_);
+      if (batch_.rows().empty() && !batch_.dead_letters().empty() &&
+          batch_.dead_letters().front().reason == RejectReason::kMissingTimestamp) {
+        // Mining needs no time: give the object one and read it again.
+        patched_.assign("{\"@timestamp\":\"2000-01-01T00:00:00Z\",");
+        patched_.append(line.substr(first + 1));
+        batch_.Clear();
+        const uint32_t again = batch_.AddSource("-", -1);
+        parser_->ParseLine(patched_, 0, again, &batch_);
+      }
       if (!batch_.rows().empty()) {
         const RecordRow& row = batch_.rows().front();
         work->messages[index] = Intern(work, batch_.Get(row.message));
@@ -161,6 +178,7 @@ class LineSplitter {
   int service_field_ = -1;
   std::unique_ptr<ingest::LineParser> parser_;
   RecordBatch batch_;
+  std::string patched_;
   std::vector<std::string_view> values_;
 };
 
@@ -175,8 +193,10 @@ Status RunPatternsMine(const PatternsMineRequest& request) {
   } else if (request.format == "plain") {
     format = MineFormat::kPlain;
   } else {
-    return Status::InvalidArgument("--format must be auto, json or plain, not '" +
-                                   request.format + "'");
+    std::string message = "--format must be auto, json or plain, not '";
+    message += request.format;
+    message += '\'';
+    return Status::InvalidArgument(std::move(message));
   }
   std::unique_ptr<ingest::LineFormat> line_format;
   if (!request.line_format.empty()) {
@@ -186,6 +206,9 @@ Status RunPatternsMine(const PatternsMineRequest& request) {
   }
   ingest::ParserOptions parser_options;
   parser_options.join_multiline = false;
+  // Any time will do: mining never looks at it.
+  parser_options.min_ts_ns = 0;
+  parser_options.max_future_ns = int64_t{1} << 62;
   if (!request.message_field.empty()) {
     parser_options.aliases.message.push_back(request.message_field);
   }
@@ -252,7 +275,7 @@ Status RunPatternsMine(const PatternsMineRequest& request) {
                             masker_ref, work->View(work->messages[i]), &work->prepared[i]);
                       }
                     } catch (const std::exception& e) {
-                      error.Set(Status::Internal(std::string("prepare stage: ") + e.what()));
+                      error.Set(StageError("prepare", e));
                     }
                     return work;
                   }) &
@@ -282,7 +305,7 @@ Status RunPatternsMine(const PatternsMineRequest& request) {
                         error.Set(Status::IOError("writing to stdout failed"));
                       }
                     } catch (const std::exception& e) {
-                      error.Set(Status::Internal(std::string("mine stage: ") + e.what()));
+                      error.Set(StageError("mine", e));
                     }
                   }));
     });

@@ -952,6 +952,8 @@ int RunCli(int argc, char** argv) {
   patterns_mine->add_option("--threads", mine_request.threads,
                             "Worker threads (default: one per core; output is the same)");
   patterns_mine->add_flag("--quiet,-q", mine_request.quiet, "No summary on stderr");
+  patterns_mine->add_option("--config,-c", mine_request.config_path,
+                            "Config file: [templates] similarity, cap and extra masks");
 
   // config
   CLI::App* config = app.add_subcommand(

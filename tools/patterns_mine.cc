@@ -1,5 +1,7 @@
 #include "tools/patterns_mine.h"
 
+#include "tools/config.h"
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -213,7 +215,8 @@ Status RunPatternsMine(const PatternsMineRequest& request) {
     parser_options.aliases.message.push_back(request.message_field);
   }
 
-  ingest::MinerOptions miner_options;
+  FL_ASSIGN_OR_RETURN(Config config, LoadConfig(request.config_path));
+  const ingest::MinerOptions& miner_options = config.miner;
   Result<std::shared_ptr<const ingest::Masker>> masker = ingest::CompileMasker(miner_options);
   if (!masker.ok()) return masker.status();
   ingest::TemplateMiner miner(miner_options, masker.value());

@@ -24,6 +24,7 @@ struct PatternsMineRequest {
   std::string message_field;       // JSON field holding the message
   int threads = 0;                 // 0: one per core
   bool quiet = false;              // no summary
+  std::string config_path;         // [templates] and [time] from a config file
 };
 
 Status RunPatternsMine(const PatternsMineRequest& request);

@@ -47,9 +47,15 @@ if [[ -x "$gen" ]]; then
   step "9. Speed: one million 360-byte JSON lines, file to store"
   corpus=build/demo-corpus.ndjson
   [[ -f "$corpus" ]] || "$gen" --records 1000000 -o "$corpus"
-  rm -rf build/demo-store-1m
-  run "$fl" ingest --db build/demo-store-1m --quiet --output json "$corpus" |
-    sed -n 's/.*"records":\([0-9]*\),.*"seconds":\([0-9.]*\),"records_per_second":\([0-9]*\).*/  \1 records in \2 s = \3 records\/s/p'
+  printf '[templates]\nenabled = false\n' > build/demo-no-templates.toml
+  for mode in "with template mining" "without template mining"; do
+    rm -rf build/demo-store-1m
+    extra=()
+    [[ "$mode" == without* ]] && extra=(--config build/demo-no-templates.toml)
+    printf '  %s: ' "$mode"
+    "$fl" ingest --db build/demo-store-1m --quiet --output json "${extra[@]}" "$corpus" |
+      sed -n 's/.*"records":\([0-9]*\),.*"seconds":\([0-9.]*\),"records_per_second":\([0-9]*\).*/\1 records in \2 s = \3 records\/s/p'
+  done
   rm -rf build/demo-store-1m
 fi
 

@@ -301,6 +301,13 @@ Status IngestFile(const IngestRequest& request, const std::string& path, storage
                     parsers.local()->ParseChunk(work->chunk.view(), work->chunk.offset,
                                                 source_index, &batch);
                     work->chunk = ingest::Chunk{};  // free input early
+                    if (mining == nullptr) {
+                      // Nothing to do in order between parsing and encoding:
+                      // encode now, on this thread, while the batch is still
+                      // in its cache (as before mining had a stage of its own).
+                      work->encoded = storage::EncodeBatch(batch, block_options);
+                      pool.Release(std::move(work->batch));
+                    }
                   } catch (const std::exception& e) {
                     error.Set(Status::Internal(std::string("parse stage: ") + e.what()));
                   }

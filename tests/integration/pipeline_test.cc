@@ -113,6 +113,26 @@ TEST_P(PipelineTest, EveryRecordStoredOnceWithProvenance) {
   ExpectSame(expected, ReadAll(request.db_dir), path);
 }
 
+TEST(PipelineNoTemplatesTest, EveryRecordStoredWithTemplateMiningOff) {
+  testing::TempDir dir;
+  std::string path = dir.Sub("app.jsonl");
+  std::vector<Expected> expected;
+  uint64_t offset = 0;
+  WriteLines(path, 0, 10000, &offset, &expected, false);
+  IngestRequest request;
+  request.db_dir = dir.Sub("db");
+  request.files = {path};
+  request.config.mine_templates = false;
+  request.config.ingest.threads = 2;
+  request.config.ingest.chunk_bytes = 64 << 10;
+  Result<IngestSummary> summary = RunIngest(request);
+  ASSERT_OK(summary.status());
+  EXPECT_EQ(summary->records, 10000u);
+  std::vector<Record> got = ReadAll(request.db_dir);
+  for (const Record& r : got) EXPECT_EQ(r.template_id, 0u);
+  ExpectSame(expected, std::move(got), path);
+}
+
 INSTANTIATE_TEST_SUITE_P(ThreadsAndChunks, PipelineTest,
                          ::testing::Values(std::make_tuple(1, size_t{1} << 20),
                                            std::make_tuple(2, size_t{64} << 10),

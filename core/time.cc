@@ -245,6 +245,28 @@ bool ParseFixedUtcPrefix(std::string_view text, size_t* used, int64_t* out_ns,
 // Parses "YYYY-MM-DD[T ]HH:MM:SS[.,frac][zone]" at the start of `text`.
 // Stops at the first byte that cannot continue the timestamp and reports how
 // many bytes it used; the caller decides whether trailing bytes are allowed.
+// Reads a fraction of a second at text[*pos] ('.' or, when allowed, ','
+// then digits) and returns it in nanoseconds, advancing *pos past it; 0 and
+// *pos unchanged when there is none. Digits past nanoseconds are skipped.
+int64_t ParseFraction(std::string_view text, bool allow_comma, size_t* pos) {
+  size_t at = *pos;
+  if (at + 1 >= text.size() || !(text[at] == '.' || (allow_comma && text[at] == ',')) ||
+      !IsDigit(text[at + 1])) {
+    return 0;
+  }
+  ++at;
+  int64_t frac_ns = 0;
+  size_t digits = 0;
+  while (at < text.size() && IsDigit(text[at])) {
+    if (digits < 9) frac_ns = frac_ns * 10 + (text[at] - '0');
+    ++digits;
+    ++at;
+  }
+  if (digits < 9) frac_ns *= kPow10[9 - digits];
+  *pos = at;
+  return frac_ns;
+}
+
 TimeParse ParseDateTimePrefix(std::string_view text, const TimeZone& zone, size_t* used,
                               int64_t* out_ns) {
   if (TimeParse fast; ParseFixedUtcPrefix(text, used, out_ns, &fast)) return fast;
@@ -264,19 +286,7 @@ TimeParse ParseDateTimePrefix(std::string_view text, const TimeZone& zone, size_
     return TimeParse::kNotATime;
   }
   size_t pos = 19;
-  int64_t frac_ns = 0;
-  if (pos < text.size() && (text[pos] == '.' || text[pos] == ',') && pos + 1 < text.size() &&
-      IsDigit(text[pos + 1])) {
-    ++pos;
-    size_t digits = 0;
-    while (pos < text.size() && IsDigit(text[pos])) {
-      // Digits past nanoseconds carry no information we can store.
-      if (digits < 9) frac_ns = frac_ns * 10 + (text[pos] - '0');
-      ++digits;
-      ++pos;
-    }
-    if (digits < 9) frac_ns *= kPow10[9 - digits];
-  }
+  const int64_t frac_ns = ParseFraction(text, /*allow_comma=*/true, &pos);
   bool has_zone = false;
   int32_t offset = 0;
   if (pos < text.size() && (text[pos] == 'Z' || text[pos] == 'z')) {
@@ -561,17 +571,7 @@ TimeParse ParseSyslogPrefix(std::string_view text, const TimeZone& zone, size_t*
   const int second = (text[13] - '0') * 10 + (text[14] - '0');
   if (day < 1 || day > 31 || hour > 23 || minute > 59 || second > 60) return TimeParse::kNotATime;
   size_t pos = 15;
-  int64_t frac_ns = 0;
-  if (pos + 1 < text.size() && text[pos] == '.' && IsDigit(text[pos + 1])) {
-    ++pos;
-    size_t digits = 0;
-    while (pos < text.size() && IsDigit(text[pos])) {
-      if (digits < 9) frac_ns = frac_ns * 10 + (text[pos] - '0');
-      ++digits;
-      ++pos;
-    }
-    if (digits < 9) frac_ns *= kPow10[9 - digits];
-  }
+  const int64_t frac_ns = ParseFraction(text, /*allow_comma=*/false, &pos);
   const int64_t now_s = NowNanos() / kNanosPerSecond;
   const int64_t now_year = CivilFromDays(now_s / 86400).year;
   for (int64_t year = now_year + 1; year >= now_year - 1; --year) {

@@ -166,10 +166,10 @@ void TemplateMiner::Prepare(const Masker& masker, std::string_view message,
     }
     // A unit after a number belongs to the value: "1.16 KB)" reads like
     // "1.16KB)", "<1 sec" like "00:02".
-    if (!fold && !out->raw.empty() && internal::IsUnitWord(raw) && EndsInNumber(out->raw.back()) &&
-        out->tokens.back().size() >= kWildcard.size() &&
+    if (!fold && !out->raw.empty() && out->tokens.back().size() >= kWildcard.size() &&
         std::string_view(out->storage).substr(out->storage.size() - kWildcard.size()) ==
-            kWildcard) {
+            kWildcard &&
+        EndsInNumber(out->raw.back()) && internal::IsUnitWord(raw)) {
       size_t closers = raw.size();
       while (closers > 0 && !IsAlnumOrPercent(raw[closers - 1])) --closers;
       out->storage.append(raw.substr(closers));
@@ -239,15 +239,27 @@ void TemplateMiner::Restore(const std::vector<MinedTemplate>& templates) {
   for (const MinedTemplate& t : templates) impl_->state.Restore(t);
 }
 
+TemplateMiner::ServiceHandle TemplateMiner::ServiceOf(std::string_view service) {
+  return impl_->state.ServiceIndex(service);
+}
+
+uint64_t TemplateMiner::Mine(ServiceHandle service, const PreparedMessage& prepared,
+                             int64_t ts_ns, std::vector<std::string_view>* params) {
+  return impl_->state.service(service).Mine(prepared, ts_ns, params);
+}
+
 uint64_t TemplateMiner::Mine(std::string_view service, const PreparedMessage& prepared,
-                             int64_t ts_ns, std::vector<std::string>* params) {
-  return impl_->state.Mine(service, prepared, ts_ns, params);
+                             int64_t ts_ns, std::vector<std::string_view>* params) {
+  return Mine(ServiceOf(service), prepared, ts_ns, params);
 }
 
 uint64_t TemplateMiner::MineMessage(std::string_view service, std::string_view message,
                                     int64_t ts_ns, std::vector<std::string>* params) {
   Prepare(*impl_->masker, message, &impl_->scratch);
-  return Mine(service, impl_->scratch, ts_ns, params);
+  std::vector<std::string_view> views;
+  const uint64_t id = Mine(service, impl_->scratch, ts_ns, params != nullptr ? &views : nullptr);
+  if (params != nullptr) params->insert(params->end(), views.begin(), views.end());
+  return id;
 }
 
 std::vector<MinedTemplate> TemplateMiner::TakeDirty() { return impl_->state.TakeDirty(); }
@@ -256,6 +268,6 @@ std::vector<MinedTemplate> TemplateMiner::Snapshot() const { return impl_->state
 
 const MinedTemplate* TemplateMiner::Find(uint64_t id) const { return impl_->state.Find(id); }
 
-const MinerCounters& TemplateMiner::counters() const { return impl_->state.counters(); }
+MinerCounters TemplateMiner::counters() const { return impl_->state.counters(); }
 
 }  // namespace faultline::ingest

@@ -11,12 +11,15 @@
 //
 // Two steps so the expensive half runs in parallel:
 //   Prepare()  pure, thread-safe: tokenizes and masks (parallel stage).
-//   Mine()     stateful: matches and updates templates (serial stage, in
-//              input order), so ids depend only on the input order, never
-//              on thread count or batch size.
+//   Mine()     stateful: matches and updates templates, in input order per
+//              service. A service's templates depend only on that service's
+//              messages, so services can be mined concurrently and ids still
+//              depend only on the input order, never on thread count or
+//              batch size.
 //
-// Thread-safety: Prepare is static and thread-safe; a TemplateMiner is used
-// by one thread at a time.
+// Thread-safety: Prepare is static and thread-safe. Mine(ServiceHandle...)
+// may run concurrently for distinct handles; everything else (including
+// ServiceOf) needs the miner to itself.
 #pragma once
 
 #include <cstdint>
@@ -73,6 +76,7 @@ struct MinedTemplate {
   uint64_t count = 0;
   int64_t first_seen_ns = 0;
   int64_t last_seen_ns = 0;
+  std::string example;  // the first message mined into it (cut at 2 KiB)
 };
 
 struct MinerCounters {
@@ -96,12 +100,22 @@ class TemplateMiner {
   // Restores persisted templates (before mining resumes after a restart).
   void Restore(const std::vector<MinedTemplate>& templates);
 
+  // A service, registered on first sight (which fixes its id prefix, so
+  // call this in input order).
+  using ServiceHandle = uint32_t;
+  ServiceHandle ServiceOf(std::string_view service);
+
   // The id of the message's template, creating or generalising one.
-  // Appends the values behind the template's wildcards to `params` when
-  // given. REQUIRES: `prepared` came from Prepare with this miner's masker.
+  // Appends the values behind the template's wildcards (views into the
+  // message) to `params` when given. May run concurrently for distinct
+  // services. REQUIRES: `prepared` came from Prepare with this miner's
+  // masker; `service` from ServiceOf.
+  uint64_t Mine(ServiceHandle service, const PreparedMessage& prepared, int64_t ts_ns,
+                std::vector<std::string_view>* params);
+  // ServiceOf + Mine.
   uint64_t Mine(std::string_view service, const PreparedMessage& prepared, int64_t ts_ns,
-                std::vector<std::string>* params);
-  // Prepare + Mine, for callers without a parallel stage.
+                std::vector<std::string_view>* params);
+  // Prepare + Mine, for callers without a parallel stage; copies `params`.
   uint64_t MineMessage(std::string_view service, std::string_view message, int64_t ts_ns,
                        std::vector<std::string>* params);
 
@@ -112,7 +126,7 @@ class TemplateMiner {
   std::vector<MinedTemplate> Snapshot() const;
   // nullptr when unknown.
   const MinedTemplate* Find(uint64_t id) const;
-  const MinerCounters& counters() const;
+  MinerCounters counters() const;
 
  private:
   struct Impl;

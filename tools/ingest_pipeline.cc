@@ -9,7 +9,6 @@
 #include <filesystem>
 #include <mutex>
 #include <thread>
-#include <unordered_map>
 
 #include <oneapi/tbb/blocked_range.h>
 #include <oneapi/tbb/enumerable_thread_specific.h>
@@ -108,8 +107,10 @@ class ProgressLine {
     if (total_ > 0) {
       double fraction = std::min(1.0, static_cast<double>(raw_bytes) / static_cast<double>(total_));
       int filled = static_cast<int>(fraction * 24);
-      bar = "[" + std::string(static_cast<size_t>(filled), '#') +
-            std::string(static_cast<size_t>(24 - filled), '.') + "] ";
+      bar.push_back('[');
+      bar.append(static_cast<size_t>(filled), '#');
+      bar.append(static_cast<size_t>(24 - filled), '.');
+      bar.append("] ");
       char pct[16];
       std::snprintf(pct, sizeof(pct), "%3.0f%% ", fraction * 100);
       bar += pct;
@@ -129,20 +130,27 @@ class ProgressLine {
   Clock::time_point last_{};
 };
 
-// The template miner of an ingest run and what it needs around it: the
-// store's templates restored at the start, and one example message per
-// template (the first one mined into it).
+// One service's share of a batch in the mining stage: its rows in input
+// order and their packed parameters. Reused from batch to batch.
+struct ServiceRows {
+  ingest::TemplateMiner::ServiceHandle service = 0;
+  std::vector<uint32_t> rows;
+  ingest::PreparedMessage prepared;
+  std::vector<std::string_view> params;
+  // Packed parameters, appended to the batch's arena after mining:
+  // appending while mining could move the arena under the prepared
+  // messages, which view into it.
+  std::string packed;
+  std::vector<std::pair<uint32_t, StrRef>> packed_rows;  // row index, ref into `packed`
+};
+
+// The template miner of an ingest run, restored from the store's templates
+// at the start, and its per-batch scratch.
 struct MiningState {
   std::shared_ptr<const ingest::Masker> masker;
   std::unique_ptr<ingest::TemplateMiner> miner;
-  std::unordered_map<uint64_t, std::string> examples;
-  std::vector<ingest::PreparedMessage> prepared;  // one per row, reused
-  std::vector<std::string> params;
-  // Packed parameters of a batch's rows, appended to its arena in one go
-  // after mining: appending while mining could move the arena under the
-  // prepared messages, which view into it.
-  std::string packed;
-  std::vector<std::pair<size_t, StrRef>> packed_rows;  // row index, ref into `packed`
+  std::vector<ServiceRows> groups;                // services of the current batch
+  std::vector<int32_t> group_of;                  // service handle -> index in groups, or -1
 };
 
 Result<std::unique_ptr<MiningState>> StartMining(const Config& config, storage::Store* store) {
@@ -153,60 +161,79 @@ Result<std::unique_ptr<MiningState>> StartMining(const Config& config, storage::
   std::vector<ingest::MinedTemplate> restored;
   restored.reserve(stored.size());
   for (storage::StoredTemplate& t : stored) {
-    restored.push_back(ingest::MinedTemplate{t.id, t.service, t.text, t.count, t.first_seen_ns,
-                                             t.last_seen_ns});
-    state->examples.emplace(t.id, std::move(t.example));
+    restored.push_back(ingest::MinedTemplate{t.id, std::move(t.service), std::move(t.text),
+                                             t.count, t.first_seen_ns, t.last_seen_ns,
+                                             std::move(t.example)});
   }
   state->miner->Restore(restored);
   return state;
 }
 
 // Gives every log row with a message its template id and parameters, and
-// collects the templates the batch changed. Prepare (tokenize and mask) runs
-// in parallel over the rows; Mine runs over them in input order, so ids
-// depend only on the order of the input.
+// collects the templates the batch changed. Rows are grouped by service;
+// services are mined in parallel, each over its own rows in input order, so
+// ids depend only on the order of the input. Each message is prepared
+// (tokenized and masked) right before it is mined: preparing all rows
+// first, in parallel over rows, then mining them, left the prepared
+// messages out of cache and cost more than it saved.
 void MineBatch(MiningState* state, RecordBatch* batch, std::vector<storage::StoredTemplate>* out) {
   std::vector<RecordRow>& rows = batch->mutable_rows();
-  if (state->prepared.size() < rows.size()) state->prepared.resize(rows.size());
   auto minable = [&](const RecordRow& row) {
     return row.kind == RecordKind::kLog && row.message.size > 0;
   };
-  tbb::parallel_for(tbb::blocked_range<size_t>(0, rows.size(), 1024),
-                    [&](const tbb::blocked_range<size_t>& range) {
-                      for (size_t i = range.begin(); i < range.end(); ++i) {
-                        if (!minable(rows[i])) continue;
-                        ingest::TemplateMiner::Prepare(*state->masker, batch->Get(rows[i].message),
-                                                       &state->prepared[i]);
-                      }
-                    });
-  state->packed.clear();
-  state->packed_rows.clear();
+
+  // Services are registered in input order (that fixes their id prefixes),
+  // and their rows grouped.
+  size_t used = 0;
   for (size_t i = 0; i < rows.size(); ++i) {
-    RecordRow& row = rows[i];
-    if (!minable(row)) continue;
-    state->params.clear();
-    row.template_id = state->miner->Mine(batch->Get(row.service), state->prepared[i], row.ts_ns,
-                                         &state->params);
-    if (!state->params.empty()) {
-      const auto begin = static_cast<uint32_t>(state->packed.size());
-      PackParams(state->params, &state->packed);
-      state->packed_rows.emplace_back(
-          i, StrRef{begin, static_cast<uint32_t>(state->packed.size() - begin)});
+    if (!minable(rows[i])) continue;
+    const ingest::TemplateMiner::ServiceHandle service =
+        state->miner->ServiceOf(batch->Get(rows[i].service));
+    if (state->group_of.size() <= service) state->group_of.resize(service + 1, -1);
+    int32_t& group = state->group_of[service];
+    if (group < 0) {
+      if (state->groups.size() <= used) state->groups.emplace_back();
+      group = static_cast<int32_t>(used++);
+      state->groups[static_cast<size_t>(group)].service = service;
     }
-    if (state->examples.find(row.template_id) == state->examples.end()) {
-      state->examples.emplace(row.template_id, std::string(batch->Get(row.message)));
-    }
+    state->groups[static_cast<size_t>(group)].rows.push_back(static_cast<uint32_t>(i));
   }
-  const uint32_t base = batch->ArenaSize();
-  batch->AppendToArena(state->packed);
-  for (const auto& [index, ref] : state->packed_rows) {
-    rows[index].params = StrRef{base + ref.offset, ref.size};
+
+  tbb::parallel_for(tbb::blocked_range<size_t>(0, used, 1), [&](const tbb::blocked_range<size_t>&
+                                                                    range) {
+    for (size_t g = range.begin(); g < range.end(); ++g) {
+      ServiceRows& group = state->groups[g];
+      for (uint32_t i : group.rows) {
+        RecordRow& row = rows[i];
+        ingest::TemplateMiner::Prepare(*state->masker, batch->Get(row.message), &group.prepared);
+        group.params.clear();
+        row.template_id =
+            state->miner->Mine(group.service, group.prepared, row.ts_ns, &group.params);
+        if (group.params.empty()) continue;
+        const auto begin = static_cast<uint32_t>(group.packed.size());
+        for (std::string_view param : group.params) PackParam(param, &group.packed);
+        group.packed_rows.emplace_back(
+            i, StrRef{begin, static_cast<uint32_t>(group.packed.size() - begin)});
+      }
+    }
+  });
+
+  for (size_t g = 0; g < used; ++g) {
+    ServiceRows& group = state->groups[g];
+    const uint32_t base = batch->ArenaSize();
+    batch->AppendToArena(group.packed);
+    for (const auto& [index, ref] : group.packed_rows) {
+      rows[index].params = StrRef{base + ref.offset, ref.size};
+    }
+    state->group_of[group.service] = -1;
+    group.rows.clear();
+    group.packed.clear();
+    group.packed_rows.clear();
   }
   for (ingest::MinedTemplate& t : state->miner->TakeDirty()) {
-    auto example = state->examples.find(t.id);
-    out->push_back(storage::StoredTemplate{
-        t.id, std::move(t.service), std::move(t.text), t.count, t.first_seen_ns, t.last_seen_ns,
-        example == state->examples.end() ? std::string() : example->second});
+    out->push_back(storage::StoredTemplate{t.id, std::move(t.service), std::move(t.text), t.count,
+                                           t.first_seen_ns, t.last_seen_ns,
+                                           std::move(t.example)});
   }
 }
 

@@ -1,6 +1,7 @@
 #include "ingest/template_miner.h"
 
 #include <memory>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -136,6 +137,81 @@ TEST(TemplateMiner, DeterministicAcrossThreadCountsAndBatches) {
   EXPECT_EQ(run(2, 64), serial);
   EXPECT_EQ(run(4, 1000), serial);
   EXPECT_EQ(run(3, 7), serial);
+}
+
+TEST(TemplateMiner, ServicesMinedConcurrentlyGiveTheSerialIds) {
+  // Messages of 6 services interleaved; each service mined on its own
+  // thread (as the ingest pipeline does) must give the ids of a serial run.
+  std::vector<std::pair<std::string, std::string>> input;
+  for (int i = 0; i < 6000; ++i) {
+    const std::string service = "svc-" + std::to_string(i % 6);
+    input.emplace_back(service, "job " + std::to_string(i % 11) + " step" +
+                                    std::string(1, static_cast<char>('a' + i % 3)) +
+                                    " took " + std::to_string(i) + " ms on node-" +
+                                    std::to_string(i % 13));
+  }
+  MinerOptions options;
+  std::shared_ptr<const Masker> masker = MustMasker(options);
+  TemplateMiner serial(options, masker);
+  std::vector<uint64_t> expected;
+  for (const auto& [service, message] : input) {
+    expected.push_back(serial.MineMessage(service, message, 0, nullptr));
+  }
+
+  TemplateMiner miner(options, masker);
+  std::vector<uint64_t> got(input.size());
+  std::vector<std::vector<size_t>> rows;
+  std::vector<TemplateMiner::ServiceHandle> handles;
+  for (size_t i = 0; i < input.size(); ++i) {
+    const TemplateMiner::ServiceHandle h = miner.ServiceOf(input[i].first);
+    if (rows.size() <= h) {
+      rows.resize(h + 1);
+      handles.resize(h + 1);
+    }
+    handles[h] = h;
+    rows[h].push_back(i);
+  }
+  std::vector<std::thread> workers;
+  for (size_t h = 0; h < rows.size(); ++h) {
+    workers.emplace_back([&, h] {
+      PreparedMessage prepared;
+      for (size_t i : rows[h]) {
+        TemplateMiner::Prepare(*masker, input[i].second, &prepared);
+        got[i] = miner.Mine(handles[h], prepared, 0, nullptr);
+      }
+    });
+  }
+  for (std::thread& worker : workers) worker.join();
+  EXPECT_EQ(got, expected);
+  EXPECT_EQ(miner.counters().templates, serial.counters().templates);
+  EXPECT_EQ(miner.counters().services, 6u);
+}
+
+TEST(TemplateMiner, AHandfulOfWordsStayTemplatesManyBecomeAVariable) {
+  MinerOptions options;
+  TemplateMiner miner(options, MustMasker(options));
+  // Verbs in one position: each its own template.
+  const uint64_t opened = miner.MineMessage("svc", "connection opened to db", 0, nullptr);
+  const uint64_t closed = miner.MineMessage("svc", "connection closed to db", 0, nullptr);
+  EXPECT_NE(opened, closed);
+  EXPECT_EQ(miner.MineMessage("svc", "connection opened to db", 0, nullptr), opened);
+
+  // Random names in one position: after a bounded number of variants the
+  // position becomes a wildcard of the oldest variant, whose id stays.
+  std::vector<uint64_t> ids;
+  for (int i = 0; i < 200; ++i) {
+    std::string name;
+    for (int k = 0, v = i * 7919 + 17; k < 6; ++k, v /= 5) {
+      name.push_back(static_cast<char>('a' + (v + k * 3) % 26));
+    }
+    ids.push_back(miner.MineMessage("svc", "upstream call to " + name + " returned ok", 0,
+                                    nullptr));
+  }
+  std::set<uint64_t> distinct(ids.begin(), ids.end());
+  EXPECT_LE(distinct.size(), 20u);
+  EXPECT_EQ(ids.back(), ids.front());
+  EXPECT_EQ(miner.Find(ids.front())->text, "upstream call to <*> returned ok");
+  EXPECT_EQ(miner.counters().over_cap, 0u);
 }
 
 TEST(TemplateMiner, CapSendsNewShapesToOverflow) {

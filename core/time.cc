@@ -75,6 +75,54 @@ inline int DaysInMonth(int y, int m) {
   return m == 2 && IsLeap(y) ? 29 : kDays[m - 1];
 }
 
+constexpr std::string_view kMonthNames[] = {"January", "February", "March",     "April",
+                                             "May",     "June",     "July",      "August",
+                                             "September", "October", "November", "December"};
+
+// A local wall-clock time whose year is not known yet.
+struct YearlessTime {
+  int month = 0;  // 1-12; 0 when `day` is the day of the year
+  int day = 0;    // of the month, or of the year (1-366) when month is 0
+  int64_t second_of_day = 0;
+  // Offset written in the text; nullptr: read in the zone.
+  const int32_t* offset_seconds = nullptr;
+};
+
+// UTC seconds of `t` in `year`; false when that date does not exist in that
+// year (Feb 29 or day 366 of a common year, Apr 31).
+bool UtcInYear(int64_t year, const YearlessTime& t, const TimeZone& zone, int64_t* utc_seconds) {
+  const int y = static_cast<int>(year);
+  int64_t days;
+  if (t.month == 0) {
+    if (t.day < 1 || t.day > (IsLeap(y) ? 366 : 365)) return false;
+    days = DaysFromCivil(year, 1, 1) + t.day - 1;
+  } else {
+    if (t.month < 1 || t.month > 12 || t.day < 1 || t.day > DaysInMonth(y, t.month)) return false;
+    days = DaysFromCivil(year, t.month, t.day);
+  }
+  const int64_t local = days * 86400 + t.second_of_day;
+  *utc_seconds =
+      local - (t.offset_seconds != nullptr ? *t.offset_seconds : zone.OffsetForLocal(local));
+  return true;
+}
+
+// For stamps without a year (syslog, layouts without %Y/%y): the year among
+// next, this and last that puts the time closest before now + 1 day, which
+// is right for any log younger than a year whose clock is at most a day
+// ahead. False when the date exists in none of them.
+bool UtcInferringYear(const YearlessTime& t, const TimeZone& zone, int64_t now_seconds,
+                      int64_t* utc_seconds) {
+  const int64_t now_year = CivilFromDays(now_seconds / 86400).year;
+  for (int64_t year = now_year + 1; year >= now_year - 1; --year) {
+    int64_t utc = 0;
+    if (UtcInYear(year, t, zone, &utc) && utc <= now_seconds + 86400) {
+      *utc_seconds = utc;
+      return true;
+    }
+  }
+  return false;
+}
+
 // Parses "+HH:MM", "+HHMM" or "+HH" at text[pos]. Returns bytes used, 0 if
 // none.
 size_t ParseOffset(std::string_view text, size_t pos, int32_t* offset_seconds) {
@@ -242,19 +290,12 @@ bool ParseFixedUtcPrefix(std::string_view text, size_t* used, int64_t* out_ns,
   return true;
 }
 
-// Parses "YYYY-MM-DD[T ]HH:MM:SS[.,frac][zone]" at the start of `text`.
-// Stops at the first byte that cannot continue the timestamp and reports how
-// many bytes it used; the caller decides whether trailing bytes are allowed.
-// Reads a fraction of a second at text[*pos] ('.' or, when allowed, ','
-// then digits) and returns it in nanoseconds, advancing *pos past it; 0 and
-// *pos unchanged when there is none. Digits past nanoseconds are skipped.
-int64_t ParseFraction(std::string_view text, bool allow_comma, size_t* pos) {
+// Reads the digits of a fraction of a second at text[*pos] and returns it in
+// nanoseconds, advancing *pos past them (all of them: digits past
+// nanoseconds are dropped, not rounded). 0 and *pos unchanged when there are
+// none.
+int64_t ReadFractionDigits(std::string_view text, size_t* pos) {
   size_t at = *pos;
-  if (at + 1 >= text.size() || !(text[at] == '.' || (allow_comma && text[at] == ',')) ||
-      !IsDigit(text[at + 1])) {
-    return 0;
-  }
-  ++at;
   int64_t frac_ns = 0;
   size_t digits = 0;
   while (at < text.size() && IsDigit(text[at])) {
@@ -267,6 +308,22 @@ int64_t ParseFraction(std::string_view text, bool allow_comma, size_t* pos) {
   return frac_ns;
 }
 
+// Reads a fraction of a second at text[*pos] ('.' or, when allowed, ','
+// then digits) and returns it in nanoseconds, advancing *pos past it; 0 and
+// *pos unchanged when there is none. Digits past nanoseconds are skipped.
+int64_t ParseFraction(std::string_view text, bool allow_comma, size_t* pos) {
+  const size_t at = *pos;
+  if (at + 1 >= text.size() || !(text[at] == '.' || (allow_comma && text[at] == ',')) ||
+      !IsDigit(text[at + 1])) {
+    return 0;
+  }
+  ++*pos;
+  return ReadFractionDigits(text, pos);
+}
+
+// Parses "YYYY-MM-DD[T ]HH:MM:SS[.,frac][zone]" at the start of `text`.
+// Stops at the first byte that cannot continue the timestamp and reports how
+// many bytes it used; the caller decides whether trailing bytes are allowed.
 TimeParse ParseDateTimePrefix(std::string_view text, const TimeZone& zone, size_t* used,
                               int64_t* out_ns) {
   if (TimeParse fast; ParseFixedUtcPrefix(text, used, out_ns, &fast)) return fast;
@@ -534,12 +591,10 @@ namespace {
 // with --line-format (or an RFC 3339 stamp) when reading older archives.
 TimeParse ParseSyslogPrefix(std::string_view text, const TimeZone& zone, size_t* used,
                             int64_t* out_ns) {
-  static constexpr std::string_view kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                                 "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
   if (text.size() < 14 || text[3] != ' ') return TimeParse::kNotATime;
   int month = 0;
   for (int m = 0; m < 12; ++m) {
-    if (text.substr(0, 3) == kMonths[m]) month = m + 1;
+    if (text.substr(0, 3) == kMonthNames[m].substr(0, 3)) month = m + 1;
   }
   if (month == 0) return TimeParse::kNotATime;
   // The day is "14", " 4" (syslog pads with a space) or "4" (when a header
@@ -572,19 +627,13 @@ TimeParse ParseSyslogPrefix(std::string_view text, const TimeZone& zone, size_t*
   if (day < 1 || day > 31 || hour > 23 || minute > 59 || second > 60) return TimeParse::kNotATime;
   size_t pos = 15;
   const int64_t frac_ns = ParseFraction(text, /*allow_comma=*/false, &pos);
-  const int64_t now_s = NowNanos() / kNanosPerSecond;
-  const int64_t now_year = CivilFromDays(now_s / 86400).year;
-  for (int64_t year = now_year + 1; year >= now_year - 1; --year) {
-    if (day > DaysInMonth(static_cast<int>(year), month)) continue;  // Feb 29, non-leap year
-    const int64_t local =
-        DaysFromCivil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second;
-    const int64_t utc = local - zone.OffsetForLocal(local);
-    if (utc <= now_s + 86400) {
-      *used = pos;
-      return Combine(utc, frac_ns, out_ns);
-    }
+  const YearlessTime stamp{month, day, hour * 3600 + minute * 60 + second};
+  int64_t utc = 0;
+  if (!UtcInferringYear(stamp, zone, NowNanos() / kNanosPerSecond, &utc)) {
+    return TimeParse::kNotATime;
   }
-  return TimeParse::kNotATime;
+  *used = pos;
+  return Combine(utc, frac_ns, out_ns);
 }
 
 }  // namespace
@@ -607,6 +656,304 @@ size_t ParseLeadingTimestamp(std::string_view line, const TimeZone& zone, int64_
   }
   *out_ns = ns;
   return used + (bracket ? 1 : 0);
+}
+
+// ---- TimeLayout ---------------------------------------------------------
+
+namespace {
+
+// The part of a time a directive sets; each may be set once.
+enum class LayoutSlot : uint8_t {
+  kYear,
+  kMonth,
+  kDay,
+  kDayOfYear,
+  kWeekday,
+  kHour,
+  kAmPm,
+  kMinute,
+  kSecond,
+  kFraction,
+  kZone,
+  kEpoch,
+  kCount,
+};
+
+constexpr std::string_view kSlotNames[] = {
+    "year",   "month",  "day",      "day of the year", "weekday", "hour",
+    "AM/PM",  "minute", "second",   "fraction",        "offset",  "epoch seconds",
+};
+static_assert(std::size(kSlotNames) == static_cast<size_t>(LayoutSlot::kCount));
+
+struct Directive {
+  char letter;
+  char stored_as;  // aliases share one letter in the compiled steps
+  LayoutSlot slot;
+};
+
+constexpr Directive kDirectives[] = {
+    {'Y', 'Y', LayoutSlot::kYear},     {'y', 'y', LayoutSlot::kYear},
+    {'m', 'm', LayoutSlot::kMonth},    {'b', 'b', LayoutSlot::kMonth},
+    {'B', 'b', LayoutSlot::kMonth},    {'h', 'b', LayoutSlot::kMonth},
+    {'d', 'd', LayoutSlot::kDay},      {'e', 'e', LayoutSlot::kDay},
+    {'j', 'j', LayoutSlot::kDayOfYear}, {'a', 'a', LayoutSlot::kWeekday},
+    {'A', 'a', LayoutSlot::kWeekday},  {'H', 'H', LayoutSlot::kHour},
+    {'I', 'I', LayoutSlot::kHour},     {'p', 'p', LayoutSlot::kAmPm},
+    {'M', 'M', LayoutSlot::kMinute},   {'S', 'S', LayoutSlot::kSecond},
+    {'f', 'f', LayoutSlot::kFraction}, {'z', 'z', LayoutSlot::kZone},
+    {'s', 's', LayoutSlot::kEpoch},
+};
+
+constexpr std::string_view kWeekdayNames[] = {"Sunday",   "Monday", "Tuesday", "Wednesday",
+                                               "Thursday", "Friday", "Saturday"};
+
+inline bool IsSpace(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r';
+}
+
+inline char Lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; }
+
+bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (Lower(a[i]) != Lower(b[i])) return false;
+  }
+  return true;
+}
+
+// Reads 1 to `max_digits` digits at text[*pos], as many as there are.
+bool ReadNumber(std::string_view text, size_t* pos, size_t max_digits, int* out) {
+  size_t at = *pos;
+  int value = 0;
+  while (at < text.size() && at - *pos < max_digits && IsDigit(text[at])) {
+    value = value * 10 + (text[at] - '0');
+    ++at;
+  }
+  if (at == *pos) return false;
+  *pos = at;
+  *out = value;
+  return true;
+}
+
+// Matches one of `names`, in full or by its first three letters, in any
+// case; sets *index (0-based) and advances *pos.
+template <size_t N>
+bool ReadName(std::string_view text, size_t* pos, const std::string_view (&names)[N],
+              int* index) {
+  const std::string_view rest = text.substr(*pos);
+  for (size_t i = 0; i < N; ++i) {
+    for (const std::string_view form : {names[i], names[i].substr(0, 3)}) {
+      if (rest.size() >= form.size() && EqualsIgnoreCase(rest.substr(0, form.size()), form)) {
+        *pos += form.size();
+        *index = static_cast<int>(i);
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
+Status LayoutError(size_t index, std::string_view what) {
+  std::string message = "time layout column ";
+  message += std::to_string(index + 1);
+  message += ": ";
+  message += what;
+  return Status::InvalidArgument(std::move(message));
+}
+
+}  // namespace
+
+Result<TimeLayout> TimeLayout::Compile(std::string_view layout) {
+  if (layout.empty()) return Status::InvalidArgument("time layout is empty");
+  TimeLayout compiled;
+  compiled.layout_ = std::string(layout);
+  // Column of the directive that set each slot, or npos.
+  std::array<size_t, static_cast<size_t>(LayoutSlot::kCount)> set_at;
+  set_at.fill(std::string_view::npos);
+  const auto add_literal = [&](char c) {
+    if (compiled.steps_.empty() || compiled.steps_.back().directive != kLiteral) {
+      compiled.steps_.push_back(
+          Step{kLiteral, static_cast<uint32_t>(compiled.literals_.size()), 0});
+    }
+    compiled.literals_.push_back(c);
+    ++compiled.steps_.back().literal_size;
+  };
+  for (size_t i = 0; i < layout.size();) {
+    const char c = layout[i];
+    if (IsSpace(c)) {
+      compiled.steps_.push_back(Step{kSpace});
+      while (i < layout.size() && IsSpace(layout[i])) ++i;
+      continue;
+    }
+    if (c != '%') {
+      add_literal(c);
+      ++i;
+      continue;
+    }
+    if (i + 1 == layout.size()) {
+      return LayoutError(i, "'%' at the end (write %% for a literal '%')");
+    }
+    const char letter = layout[i + 1];
+    if (letter == '%') {
+      add_literal('%');
+      i += 2;
+      continue;
+    }
+    const Directive* directive = nullptr;
+    for (const Directive& d : kDirectives) {
+      if (d.letter == letter) directive = &d;
+    }
+    if (directive == nullptr) {
+      return LayoutError(i, std::string("unknown directive %") + letter +
+                                " (known: %Y %y %m %b %B %h %d %e %j %a %A %H %I %p %M %S %f "
+                                "%z %s %%)");
+    }
+    size_t& first = set_at[static_cast<size_t>(directive->slot)];
+    if (first != std::string_view::npos) {
+      return LayoutError(i, std::string("%") + letter + " sets the " +
+                                std::string(kSlotNames[static_cast<size_t>(directive->slot)]) +
+                                " again (column " + std::to_string(first + 1) + " set it)");
+    }
+    first = i;
+    compiled.steps_.push_back(Step{directive->stored_as});
+    i += 2;
+  }
+  const auto at = [&](LayoutSlot slot) { return set_at[static_cast<size_t>(slot)]; };
+  const auto has = [&](LayoutSlot slot) { return at(slot) != std::string_view::npos; };
+  if (has(LayoutSlot::kEpoch)) {
+    for (size_t slot = 0; slot < set_at.size(); ++slot) {
+      const auto kind = static_cast<LayoutSlot>(slot);
+      if (kind != LayoutSlot::kEpoch && kind != LayoutSlot::kFraction && has(kind)) {
+        return LayoutError(at(kind), "%s (seconds since the epoch) goes with %f only");
+      }
+    }
+  } else {
+    if (has(LayoutSlot::kDayOfYear) && (has(LayoutSlot::kMonth) || has(LayoutSlot::kDay))) {
+      return LayoutError(at(LayoutSlot::kDayOfYear), "%j (day of the year) with a month or day");
+    }
+    if (!has(LayoutSlot::kDayOfYear) && !(has(LayoutSlot::kMonth) && has(LayoutSlot::kDay))) {
+      return Status::InvalidArgument(
+          "time layout \"" + std::string(layout) +
+          "\" does not give the day: it needs %m or %b with %d or %e, or %j, or %s");
+    }
+  }
+  const bool twelve_hour =
+      has(LayoutSlot::kHour) && layout[at(LayoutSlot::kHour) + 1] == 'I';
+  if (twelve_hour && !has(LayoutSlot::kAmPm)) {
+    return LayoutError(at(LayoutSlot::kHour), "%I (12-hour clock) needs %p (AM/PM)");
+  }
+  if (has(LayoutSlot::kAmPm) && !twelve_hour) {
+    return LayoutError(at(LayoutSlot::kAmPm), "%p (AM/PM) needs %I (12-hour clock) for the hour");
+  }
+  compiled.has_year_ = has(LayoutSlot::kYear);
+  compiled.has_zone_ = has(LayoutSlot::kZone);
+  compiled.has_epoch_ = has(LayoutSlot::kEpoch);
+  compiled.has_day_of_year_ = has(LayoutSlot::kDayOfYear);
+  compiled.twelve_hour_ = twelve_hour;
+  return compiled;
+}
+
+TimeParse TimeLayout::Parse(std::string_view text, const TimeZone& zone, int64_t now_ns,
+                            int64_t* out_ns) const {
+  int year = 0;
+  int month = 0;
+  int day = 0;
+  int hour = 0;
+  int minute = 0;
+  int second = 0;
+  bool pm = false;
+  int64_t frac_ns = 0;
+  int32_t offset_seconds = 0;
+  int64_t epoch_seconds = 0;
+  size_t pos = 0;
+  for (const Step& step : steps_) {
+    bool ok = true;
+    int ignored = 0;
+    switch (step.directive) {
+      case kLiteral:
+        ok = text.substr(pos, step.literal_size) ==
+             std::string_view(literals_).substr(step.literal_begin, step.literal_size);
+        pos += step.literal_size;
+        break;
+      case kSpace:
+        ok = pos < text.size() && IsSpace(text[pos]);
+        while (pos < text.size() && IsSpace(text[pos])) ++pos;
+        break;
+      case 'Y': ok = ReadNumber(text, &pos, 4, &year); break;
+      case 'y':
+        ok = ReadNumber(text, &pos, 2, &year);
+        year += year < 69 ? 2000 : 1900;  // POSIX strptime's pivot
+        break;
+      case 'm': ok = ReadNumber(text, &pos, 2, &month) && month >= 1 && month <= 12; break;
+      case 'b':
+        ok = ReadName(text, &pos, kMonthNames, &month);
+        ++month;
+        break;
+      case 'e':
+        if (pos + 1 < text.size() && text[pos] == ' ' && IsDigit(text[pos + 1])) ++pos;
+        [[fallthrough]];
+      case 'd': ok = ReadNumber(text, &pos, 2, &day) && day >= 1 && day <= 31; break;
+      case 'j': ok = ReadNumber(text, &pos, 3, &day) && day >= 1 && day <= 366; break;
+      case 'a': ok = ReadName(text, &pos, kWeekdayNames, &ignored); break;
+      case 'H': ok = ReadNumber(text, &pos, 2, &hour) && hour <= 23; break;
+      case 'I': ok = ReadNumber(text, &pos, 2, &hour) && hour >= 1 && hour <= 12; break;
+      case 'p':
+        ok = pos + 2 <= text.size() && Lower(text[pos + 1]) == 'm' &&
+             (Lower(text[pos]) == 'a' || Lower(text[pos]) == 'p');
+        pm = ok && Lower(text[pos]) == 'p';
+        pos += 2;
+        break;
+      case 'M': ok = ReadNumber(text, &pos, 2, &minute) && minute <= 59; break;
+      case 'S': ok = ReadNumber(text, &pos, 2, &second) && second <= 60; break;
+      case 'f': {
+        const size_t begin = pos;
+        frac_ns = ReadFractionDigits(text, &pos);
+        ok = pos > begin;
+        break;
+      }
+      case 'z':
+        if (pos < text.size() && (text[pos] == 'Z' || text[pos] == 'z')) {
+          offset_seconds = 0;
+          ++pos;
+        } else {
+          const size_t used = ParseOffset(text, pos, &offset_seconds);
+          ok = used > 0;
+          pos += used;
+        }
+        break;
+      case 's': {
+        const bool negative = pos < text.size() && text[pos] == '-';
+        const size_t begin = negative ? pos + 1 : pos;
+        size_t end = begin;
+        while (end < text.size() && IsDigit(text[end])) {
+          if (end - begin == 18) return TimeParse::kOutOfRange;
+          epoch_seconds = epoch_seconds * 10 + (text[end] - '0');
+          ++end;
+        }
+        ok = end > begin;
+        if (negative) epoch_seconds = -epoch_seconds;
+        pos = end;
+        break;
+      }
+      default:  // Compile stores no other letter.
+        ok = false;
+        break;
+    }
+    if (!ok) return TimeParse::kNotATime;
+  }
+  if (pos != text.size()) return TimeParse::kNotATime;
+  if (has_epoch_) return Combine(epoch_seconds, frac_ns, out_ns);
+  if (twelve_hour_) hour = hour % 12 + (pm ? 12 : 0);
+  YearlessTime stamp;
+  stamp.month = has_day_of_year_ ? 0 : month;
+  stamp.day = day;
+  stamp.second_of_day = hour * 3600 + minute * 60 + second;
+  stamp.offset_seconds = has_zone_ ? &offset_seconds : nullptr;
+  int64_t utc = 0;
+  const bool exists = has_year_ ? UtcInYear(year, stamp, zone, &utc)
+                                : UtcInferringYear(stamp, zone, now_ns / kNanosPerSecond, &utc);
+  if (!exists) return TimeParse::kNotATime;
+  return Combine(utc, frac_ns, out_ns);
 }
 
 std::string FormatRfc3339(int64_t ts_ns, int fraction_digits) {

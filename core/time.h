@@ -69,6 +69,71 @@ TimeParse EpochFromInt(int64_t value, int64_t* out_ns);
 // bracket), else 0.
 size_t ParseLeadingTimestamp(std::string_view line, const TimeZone& zone, int64_t* out_ns);
 
+// TimeLayout: an explicit, strptime-style layout for timestamps that no
+// built-in form covers: "081109 203615" is "%y%m%d %H%M%S", "17/06/09
+// 20:10:40" is "%y/%m/%d %H:%M:%S", "10.30 16:49:06" is "%m.%d %H:%M:%S".
+// The ingest parser uses it for the time fields of a line format
+// (ParserOptions::time_layout).
+//
+// Directives:
+//   %Y year, up to 4 digits      %y year 00-99 (69-99: 19xx, 00-68: 20xx)
+//   %m month 1-12                %b %B %h month name, full or 3 letters, any case
+//   %d day 1-31                  %e the same, may be padded with a space
+//   %j day of the year 1-366     %a %A weekday name, full or 3 letters (not checked)
+//   %H hour 0-23                 %I hour 1-12, needs %p (AM/PM, any case)
+//   %M minute 0-59               %S second 0-60
+//   %f fraction digits (1 or more; those past nanoseconds are dropped)
+//   %z offset: "Z", "+hh", "+hhmm", "+hh:mm"
+//   %s seconds since the epoch (with only %f besides)
+//   %% a '%'
+// Numbers take 1 to their width in digits, greedily, so that runs without
+// separators ("%y%m%d") split by width. Whitespace in the layout matches a
+// run of one or more whitespace bytes; any other byte matches itself.
+//
+// A layout must give the day: %m or %b with %d or %e, or %j (or %s). Without
+// %Y or %y the year is inferred as for syslog stamps: the one among next,
+// this and last year that puts the time closest before now + 1 day. Without
+// %z the time is read in the zone passed to Parse.
+//
+// Compiled once; Parse is const, allocates nothing and is thread-safe.
+class TimeLayout {
+ public:
+  // Errors name the 1-based column: "time layout column 3: unknown directive
+  // %Q".
+  static Result<TimeLayout> Compile(std::string_view layout);
+
+  // Parses all of `text` (no leading or trailing bytes allowed). `now_ns`
+  // only matters for year inference. kNotATime when the text does not follow
+  // the layout or names an impossible date; kOutOfRange past int64 ns.
+  TimeParse Parse(std::string_view text, const TimeZone& zone, int64_t now_ns,
+                  int64_t* out_ns) const;
+
+  const std::string& layout() const { return layout_; }
+
+ private:
+  TimeLayout() = default;
+
+  struct Step {
+    // The directive's letter ('B', 'h' and 'A' are stored as 'b', 'b', 'a');
+    // kLiteral for literal bytes, kSpace for a whitespace run.
+    char directive = 0;
+    // Literal bytes: [literal_begin, literal_begin + literal_size) of literals_.
+    uint32_t literal_begin = 0;
+    uint32_t literal_size = 0;
+  };
+  static constexpr char kLiteral = '\0';
+  static constexpr char kSpace = ' ';
+
+  std::string layout_;
+  std::string literals_;
+  std::vector<Step> steps_;
+  bool has_year_ = false;
+  bool has_zone_ = false;
+  bool has_epoch_ = false;
+  bool has_day_of_year_ = false;
+  bool twelve_hour_ = false;
+};
+
 // RFC 3339 in UTC with `fraction_digits` (0, 3, 6 or 9) digits:
 // "2023-01-29T08:42:09.487Z".
 std::string FormatRfc3339(int64_t ts_ns, int fraction_digits = 3);

@@ -959,7 +959,27 @@ std::optional<LineResult> LineParser::Impl::ParseWithLineFormat() {
     }
     return false;
   };
-  have_time = time_fields > 0 && parse_time(time_text);
+  if (time_fields == 0) {
+    return Reject(RejectReason::kMissingTimestamp, "the line format has no time field");
+  }
+  if (options.time_layout != nullptr) {
+    // The layout says what the time looks like: no guessing after it.
+    switch (options.time_layout->Parse(time_text, options.zone, now_ns, &ts_ns)) {
+      case TimeParse::kOk: break;
+      case TimeParse::kNotATime:
+        return Reject(RejectReason::kBadTimestamp,
+                      "line format time \"" + time_text.substr(0, 64) +
+                          "\" does not match time layout \"" + options.time_layout->layout() +
+                          "\"");
+      case TimeParse::kOutOfRange:
+        return Reject(RejectReason::kTimestampOutOfRange,
+                      "line format time \"" + time_text.substr(0, 64) +
+                          "\" is beyond the years 1678-2262");
+    }
+    have_time = true;
+  } else {
+    have_time = parse_time(time_text);
+  }
   for (size_t i = 0; !have_time && time_fields > 1 && i < names.size(); ++i) {
     const std::string_view value = format_values[i];
     if (!is(names[i], {"date", "time", "timestamp", "datetime"}) || value.empty()) continue;
@@ -969,9 +989,6 @@ std::optional<LineResult> LineParser::Impl::ParseWithLineFormat() {
     while (digits < value.size() && value[digits] >= '0' && value[digits] <= '9') ++digits;
     if (digits == value.size() && digits < 9) continue;
     have_time = parse_time(value);
-  }
-  if (time_fields == 0) {
-    return Reject(RejectReason::kMissingTimestamp, "the line format has no time field");
   }
   if (!have_time) {
     return Reject(RejectReason::kBadTimestamp,

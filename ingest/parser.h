@@ -82,6 +82,12 @@ struct ParserOptions {
   // field becomes an attribute. A line that does not match is read as if
   // there were no layout. Shared read-only between parser threads.
   std::shared_ptr<const LineFormat> line_format;
+  // Layout of the line format's time text (`--time-layout`, e.g.
+  // "%y%m%d %H%M%S"): when set, the time fields joined in pattern order with
+  // single spaces must match it whole, and the built-in forms are not tried;
+  // a line whose time text does not match is dead-lettered (bad_timestamp).
+  // Unused without line_format. Shared read-only between parser threads.
+  std::shared_ptr<const TimeLayout> time_layout;
 
   Status Validate() const;
 };

@@ -20,7 +20,6 @@
 #include "core/json_writer.h"
 #include "core/record.h"
 #include "core/time.h"
-#include "ingest/line_format.h"
 #include "storage/reader.h"
 #include "tools/config.h"
 #include "tools/ingest_pipeline.h"
@@ -347,14 +346,13 @@ void PrintIngestSummary(const IngestSummary& summary, bool json) {
 int RunIngestCommand(const std::string& db, const std::string& config_path,
                      const std::vector<std::string>& files, const std::string& service,
                      bool force, bool strict, bool quiet, const std::string& output,
-                     int threads, const std::string& line_format) {
+                     int threads, const std::string& line_format,
+                     const std::string& time_layout) {
   Result<Config> config = LoadConfig(config_path);
   if (!config.ok()) return Fail(config.status());
   if (threads > 0) config->ingest.threads = threads;
-  if (!line_format.empty()) {
-    Result<ingest::LineFormat> format = ingest::LineFormat::Compile(line_format);
-    if (!format.ok()) return Fail(format.status().WithContext("--line-format"));
-    config->parser.line_format = std::make_shared<const ingest::LineFormat>(std::move(*format));
+  if (Status flags = ApplyParserFlags(line_format, time_layout, &*config); !flags.ok()) {
+    return Fail(flags);
   }
   if (output != "text" && output != "json") {
     return Fail(Status::InvalidArgument("--output must be text or json"));
@@ -833,7 +831,8 @@ int RunCli(int argc, char** argv) {
   ingest->add_option("--config,-c", config_path, "Config file (TOML); see docs/config.md");
   ingest->add_option("files", files, "Files to read; - reads stdin")->required();
   ingest->add_option("--service", service,
-                     "Service for records that name none (default: the file name)");
+                     "Service for records that name none (default: the service of the "
+                     "file's [[sources]] entry in the config, else the file name)");
   ingest->add_flag("--force", force, "Ingest files again even if already ingested");
   ingest->add_flag("--strict", strict, "Exit with code 3 if any line was dead-lettered");
   ingest->add_flag("--quiet,-q", quiet, "No progress and no summary");
@@ -844,6 +843,10 @@ int RunCli(int argc, char** argv) {
                      "Layout of plain-text lines, e.g. '<Date> <Time> <Level> <Component>: "
                      "<Content>' (fields in <>, a space is any whitespace, the rest literal "
                      "text or regex)");
+  std::string time_layout;
+  ingest->add_option("--time-layout", time_layout,
+                     "Layout of the line format's time fields, strptime-style, e.g. "
+                     "'%y%m%d %H%M%S' for 081109 203615 (see docs/formats.md)");
 
   // search
   CLI::App* search = app.add_subcommand(
@@ -947,13 +950,17 @@ int RunCli(int argc, char** argv) {
                             "auto (JSON lines by the parser's rules, others plain), json or plain");
   patterns_mine->add_option("--line-format", mine_request.line_format,
                             "Layout of plain lines; the message is its <Content> field");
+  patterns_mine->add_option("--time-layout", mine_request.time_layout,
+                            "Layout of the line format's time fields, as for ingest (checked; "
+                            "mining does not use the time)");
   patterns_mine->add_option("--message-field", mine_request.message_field,
                             "JSON field that holds the message");
   patterns_mine->add_option("--threads", mine_request.threads,
                             "Worker threads (default: one per core; output is the same)");
   patterns_mine->add_flag("--quiet,-q", mine_request.quiet, "No summary on stderr");
   patterns_mine->add_option("--config,-c", mine_request.config_path,
-                            "Config file: [templates] similarity, cap and extra masks");
+                            "Config file: [templates] similarity, cap and extra masks; "
+                            "[[sources]] line formats and services per file");
 
   // config
   CLI::App* config = app.add_subcommand(
@@ -979,7 +986,7 @@ int RunCli(int argc, char** argv) {
   try {
     if (ingest->parsed()) {
       return RunIngestCommand(db, config_path, files, service, force, strict, quiet,
-                              ingest_output, threads, line_format);
+                              ingest_output, threads, line_format, time_layout);
     }
     if (search->parsed()) {
       return RunSearchCommand(db, search_flags, all ? SIZE_MAX : limit, reverse, count);

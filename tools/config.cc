@@ -1,10 +1,14 @@
 #include "tools/config.h"
 
+#include <fnmatch.h>
+
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
-#include <tuple>
 #include <set>
 #include <sstream>
+#include <system_error>
+#include <tuple>
 
 #include <toml++/toml.h>
 
@@ -14,6 +18,37 @@
 namespace faultline::tools {
 
 namespace {
+
+// Why `glob` is not a usable fnmatch(3) pattern, or "". fnmatch itself
+// accepts anything (an unclosed '[' is read as a literal), which would hide
+// typos.
+std::string GlobProblem(std::string_view glob) {
+  if (glob.empty()) return "the glob is empty";
+  for (size_t i = 0; i < glob.size(); ++i) {
+    if (glob[i] == '\\') {
+      if (++i == glob.size()) return "the glob ends in a lone '\\'";
+    } else if (glob[i] == '[') {
+      // A ']' right after '[' or '[!' / '[^' is a member, not the end.
+      size_t end = i + 1;
+      if (end < glob.size() && (glob[end] == '!' || glob[end] == '^')) ++end;
+      if (end < glob.size() && glob[end] == ']') ++end;
+      end = glob.find(']', end);
+      if (end == std::string_view::npos) {
+        return "'[' at character " + std::to_string(i + 1) + " is not closed by ']'";
+      }
+      i = end;
+    }
+  }
+  return "";
+}
+
+// True when some file can get a line format: from [ingest] or a [[sources]]
+// entry.
+bool HasLineFormat(const Config& config) {
+  return config.parser.line_format != nullptr ||
+         std::any_of(config.sources.begin(), config.sources.end(),
+                     [](const SourceSettings& source) { return source.line_format != nullptr; });
+}
 
 // Walks a parsed TOML table, copying known keys into Config and recording a
 // ConfigError (with its source line) for anything unknown or ill-typed.
@@ -25,6 +60,10 @@ class ConfigReader {
   void Read(const toml::table& root) {
     for (const auto& [key, node] : root) {
       std::string name(key.str());
+      if (name == "sources") {
+        ReadSources(node);
+        continue;
+      }
       const toml::table* table = node.as_table();
       if (table == nullptr) {
         Error(node, "top-level key '" + name + "' must be a [section]");
@@ -44,9 +83,11 @@ class ConfigReader {
         ReadTemplates(*table);
       } else {
         Error(node, "unknown section [" + name +
-                        "] (known: time, limits, fields, storage, ingest, templates)");
+                        "] (known: time, limits, fields, storage, ingest, templates, "
+                        "[[sources]])");
       }
     }
+    CheckTimeLayoutsAreUsed();
   }
 
  private:
@@ -292,23 +333,112 @@ class ConfigReader {
       } else if (name == "join_multiline") {
         Bool(node, full, &config_->parser.join_multiline);
       } else if (name == "line_format") {
-        auto text = String(node, full);
-        if (!text) continue;
-        Result<ingest::LineFormat> format = ingest::LineFormat::Compile(*text);
-        if (!format.ok()) {
-          Error(node, full + ": " + format.status().message());
-          continue;
-        }
-        config_->parser.line_format =
-            std::make_shared<const ingest::LineFormat>(std::move(format).value());
+        ReadLineFormat(node, full, &config_->parser.line_format);
+      } else if (name == "time_layout") {
+        if (ReadTimeLayout(node, full, &config_->parser.time_layout)) ingest_time_layout_ = &node;
       } else {
-        Unknown(node, "ingest", name, {"threads", "chunk_bytes", "join_multiline", "line_format"});
+        Unknown(node, "ingest", name,
+                {"threads", "chunk_bytes", "join_multiline", "line_format", "time_layout"});
       }
+    }
+  }
+
+  // Compiles a line format into *out, or records the error.
+  void ReadLineFormat(const toml::node& node, const std::string& name,
+                      std::shared_ptr<const ingest::LineFormat>* out) {
+    auto text = String(node, name);
+    if (!text) return;
+    Result<ingest::LineFormat> format = ingest::LineFormat::Compile(*text);
+    if (!format.ok()) {
+      Error(node, name + ": " + format.status().message());
+      return;
+    }
+    *out = std::make_shared<const ingest::LineFormat>(std::move(format).value());
+  }
+
+  // Compiles a time layout into *out; false (and an error) when it does not.
+  bool ReadTimeLayout(const toml::node& node, const std::string& name,
+                      std::shared_ptr<const TimeLayout>* out) {
+    auto text = String(node, name);
+    if (!text) return false;
+    Result<TimeLayout> layout = TimeLayout::Compile(*text);
+    if (!layout.ok()) {
+      Error(node, name + ": " + layout.status().message());
+      return false;
+    }
+    *out = std::make_shared<const TimeLayout>(std::move(layout).value());
+    return true;
+  }
+
+  // [[sources]] match = "hdfs*.log*" service = "hdfs" line_format = "..."
+  // time_layout = "...".
+  void ReadSources(const toml::node& node) {
+    const toml::array* entries = node.as_array();
+    if (entries == nullptr || !entries->is_array_of_tables()) {
+      Error(node, "sources must be written as [[sources]] tables");
+      return;
+    }
+    for (const toml::node& item : *entries) {
+      const toml::table& entry = *item.as_table();
+      SourceSettings source;
+      const std::string label = "[[sources]] #" + std::to_string(config_->sources.size() + 1);
+      for (const auto& [key, value] : entry) {
+        std::string name(key.str());
+        std::string full = label + " " + name;
+        if (name == "match") {
+          auto text = String(value, full);
+          if (!text) continue;
+          if (std::string problem = GlobProblem(*text); !problem.empty()) {
+            Error(value, full + ": " + problem);
+            continue;
+          }
+          source.match = std::move(*text);
+        } else if (name == "service") {
+          auto text = String(value, full);
+          if (!text) continue;
+          if (text->empty()) {
+            Error(value, full + " must not be empty");
+            continue;
+          }
+          source.service = std::move(*text);
+        } else if (name == "line_format") {
+          ReadLineFormat(value, full, &source.line_format);
+        } else if (name == "time_layout") {
+          // Without a line format of its own, it reads [ingest]'s (checked
+          // once the whole file is read).
+          if (ReadTimeLayout(value, full, &source.time_layout) &&
+              entry.get("line_format") == nullptr) {
+            source_time_layouts_.emplace_back(&value, label);
+          }
+        } else {
+          Unknown(value, "[sources]", name, {"match", "service", "line_format", "time_layout"});
+        }
+      }
+      if (entry.get("match") == nullptr) {
+        Error(entry, label + " needs match = \"GLOB\" (the files it applies to)");
+      }
+      config_->sources.push_back(std::move(source));
+    }
+  }
+
+  // A time layout reads the time fields of a line format: one that no line
+  // format can reach would be ignored, so it is an error.
+  void CheckTimeLayoutsAreUsed() {
+    if (config_->parser.line_format != nullptr) return;
+    for (const auto& [node, label] : source_time_layouts_) {
+      Error(*node, label + " time_layout needs a line_format, in this entry or in [ingest]");
+    }
+    if (ingest_time_layout_ != nullptr && !HasLineFormat(*config_)) {
+      Error(*ingest_time_layout_,
+            "ingest.time_layout needs a line_format, in [ingest] or in a [[sources]] entry");
     }
   }
 
   Config* config_;
   std::vector<ConfigError>* errors_;
+  // Where time layouts were set that may have no line format to read.
+  const toml::node* ingest_time_layout_ = nullptr;
+  std::vector<std::pair<const toml::node*, std::string>> source_time_layouts_;  // and entry
 };
 
 Status JoinErrors(const std::vector<ConfigError>& errors, const std::string& path) {
@@ -323,14 +453,74 @@ Status JoinErrors(const std::vector<ConfigError>& errors, const std::string& pat
 }  // namespace
 
 std::string ConfigError::ToString(const std::string& path) const {
+  // Appends only: GCC 12's -Wrestrict misfires on string operator+ at -O3.
   std::string out = path;
-  if (line > 0) out += ":" + std::to_string(line) + ":" + std::to_string(column);
+  if (line > 0) {
+    out += ':';
+    out += std::to_string(line);
+    out += ':';
+    out += std::to_string(column);
+  }
   out += ": ";
   out += message;
   return out;
 }
 
 Config DefaultConfig() { return Config{}; }
+
+bool SourceSettings::Matches(const std::string& file) const {
+  if (file == "-" || match.empty()) return false;
+  if (match.find('/') == std::string::npos) {
+    const std::string name = std::filesystem::path(file).filename().string();
+    return fnmatch(match.c_str(), name.c_str(), 0) == 0;
+  }
+  if (fnmatch(match.c_str(), file.c_str(), 0) == 0) return true;
+  std::error_code error;
+  const std::filesystem::path absolute = std::filesystem::absolute(file, error);
+  return !error &&
+         fnmatch(match.c_str(), absolute.lexically_normal().string().c_str(), 0) == 0;
+}
+
+const SourceSettings* Config::SourceFor(const std::string& file) const {
+  for (const SourceSettings& source : sources) {
+    if (source.Matches(file)) return &source;
+  }
+  return nullptr;
+}
+
+ingest::ParserOptions Config::ParserOptionsFor(const std::string& file,
+                                               const std::string& fallback_service) const {
+  ingest::ParserOptions options = parser;
+  options.default_service = fallback_service;
+  const SourceSettings* source = SourceFor(file);
+  if (source == nullptr) return options;
+  if (!source->service.empty()) options.default_service = source->service;
+  if (source->line_format != nullptr) options.line_format = source->line_format;
+  if (source->time_layout != nullptr) options.time_layout = source->time_layout;
+  return options;
+}
+
+Status ApplyParserFlags(const std::string& line_format, const std::string& time_layout,
+                        Config* config) {
+  if (!line_format.empty()) {
+    Result<ingest::LineFormat> format = ingest::LineFormat::Compile(line_format);
+    if (!format.ok()) return format.status().WithContext("--line-format");
+    config->parser.line_format = std::make_shared<const ingest::LineFormat>(std::move(*format));
+    for (SourceSettings& source : config->sources) source.line_format = nullptr;
+  }
+  if (!time_layout.empty()) {
+    Result<TimeLayout> layout = TimeLayout::Compile(time_layout);
+    if (!layout.ok()) return layout.status().WithContext("--time-layout");
+    config->parser.time_layout = std::make_shared<const TimeLayout>(std::move(*layout));
+    for (SourceSettings& source : config->sources) source.time_layout = nullptr;
+    if (!HasLineFormat(*config)) {
+      return Status::InvalidArgument(
+          "--time-layout reads the time fields of a line format: give --line-format too (or "
+          "line_format in the config file)");
+    }
+  }
+  return Status::Ok();
+}
 
 Result<Config> ParseConfig(const std::string& text, const std::string& path,
                            std::vector<ConfigError>* errors) {

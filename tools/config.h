@@ -6,13 +6,18 @@
 // (a typo must not be ignored silently). Errors carry the file, line and
 // column: "faultline.toml:12:5: limits.max_depth must be between 1 and 1024".
 //
+// [[sources]] entries set the line format, time layout and service per input
+// file (Config::ParserOptionsFor); flags override them (ApplyParserFlags).
+//
 // Only tools/ reads files and flags; modules receive the filled structs.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "core/status.h"
+#include "core/time.h"
 #include "ingest/parser.h"
 #include "ingest/template_miner.h"
 #include "storage/store.h"
@@ -28,6 +33,23 @@ struct IngestSettings {
   size_t chunk_bytes = 16 << 20;
 };
 
+// One [[sources]] entry: settings for the input files it matches. Unset
+// fields fall back to [ingest] (line format, time layout) or to the file
+// name (service).
+struct SourceSettings {
+  // fnmatch(3) glob on the file name ("hdfs*.log*"), or, when it contains a
+  // '/', on the path as given and on its absolute form
+  // ("/var/log/hdfs/*"). '*' matches '/' too. Stdin ("-") matches no entry.
+  std::string match;
+  // Service for records that name none; empty: not set.
+  std::string service;
+  // Null: not set.
+  std::shared_ptr<const ingest::LineFormat> line_format;
+  std::shared_ptr<const TimeLayout> time_layout;
+
+  bool Matches(const std::string& file) const;
+};
+
 struct Config {
   ingest::ParserOptions parser;
   storage::StoreOptions store;
@@ -35,8 +57,29 @@ struct Config {
   ingest::MinerOptions miner;
   // Give every log message a template id at ingest ([templates] enabled).
   bool mine_templates = true;
+  // [[sources]] in file order; the first that matches a file applies.
+  std::vector<SourceSettings> sources;
   std::string path;  // where it was loaded from; empty for defaults
+
+  // The [[sources]] entry for the input `file`, or nullptr.
+  const SourceSettings* SourceFor(const std::string& file) const;
+
+  // Parser options for one input file: `parser` with the line format and
+  // time layout of the file's [[sources]] entry where it sets them, and as
+  // default_service the entry's service, else `fallback_service`. A caller
+  // with a --service flag overrides default_service afterwards, which gives
+  // flag > [[sources]] service > fallback (the file name).
+  ingest::ParserOptions ParserOptionsFor(const std::string& file,
+                                         const std::string& fallback_service) const;
 };
+
+// Applies the --line-format and --time-layout flags (each when non-empty) to
+// `config`: they replace [ingest] line_format / time_layout and every
+// [[sources]] entry's, since a flag overrides the config file. Fails on a
+// pattern or layout that does not compile (naming the flag and column), and
+// on a time layout that no line format can use.
+Status ApplyParserFlags(const std::string& line_format, const std::string& time_layout,
+                        Config* config);
 
 // One problem found in a config file.
 struct ConfigError {

@@ -200,22 +200,8 @@ Status RunPatternsMine(const PatternsMineRequest& request) {
     message += '\'';
     return Status::InvalidArgument(std::move(message));
   }
-  std::unique_ptr<ingest::LineFormat> line_format;
-  if (!request.line_format.empty()) {
-    Result<ingest::LineFormat> compiled = ingest::LineFormat::Compile(request.line_format);
-    if (!compiled.ok()) return compiled.status();
-    line_format = std::make_unique<ingest::LineFormat>(std::move(compiled).value());
-  }
-  ingest::ParserOptions parser_options;
-  parser_options.join_multiline = false;
-  // Any time will do: mining never looks at it.
-  parser_options.min_ts_ns = 0;
-  parser_options.max_future_ns = int64_t{1} << 62;
-  if (!request.message_field.empty()) {
-    parser_options.aliases.message.push_back(request.message_field);
-  }
-
   FL_ASSIGN_OR_RETURN(Config config, LoadConfig(request.config_path));
+  FL_RETURN_IF_ERROR(ApplyParserFlags(request.line_format, request.time_layout, &config));
   const ingest::MinerOptions& miner_options = config.miner;
   Result<std::shared_ptr<const ingest::Masker>> masker = ingest::CompileMasker(miner_options);
   if (!masker.ok()) return masker.status();
@@ -231,14 +217,24 @@ Status RunPatternsMine(const PatternsMineRequest& request) {
   ErrorSlot error;
 
   for (const std::string& path : request.files) {
-    parser_options.default_service = ServiceFromPath(path);
+    // The file's [[sources]] entry gives its line format and service.
+    ingest::ParserOptions parser_options = config.ParserOptionsFor(path, ServiceFromPath(path));
+    parser_options.join_multiline = false;
+    // Any time will do: mining never looks at it.
+    parser_options.min_ts_ns = 0;
+    parser_options.max_future_ns = int64_t{1} << 62;
+    if (!request.message_field.empty()) {
+      parser_options.aliases.message.insert(parser_options.aliases.message.begin(),
+                                            request.message_field);
+    }
+    const ingest::LineFormat* line_format = parser_options.line_format.get();
     const std::string file_service = parser_options.default_service;
     Result<std::unique_ptr<ingest::FileSource>> opened =
         ingest::FileSource::Open(path, ingest::FileSourceOptions{});
     if (!opened.ok()) return opened.status();
     ingest::FileSource* source = opened.value().get();
     tbb::enumerable_thread_specific<std::unique_ptr<LineSplitter>> splitters([&] {
-      return std::make_unique<LineSplitter>(format, line_format.get(), &parser_options);
+      return std::make_unique<LineSplitter>(format, line_format, &parser_options);
     });
 
     tbb::task_arena arena(threads);

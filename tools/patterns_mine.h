@@ -5,9 +5,12 @@
 //
 // Messages: --format json takes the message by the parser's rules (or
 // --message-field NAME); plain takes the whole line, or the <Content> field
-// of --line-format when the line matches it; auto picks json for lines that
-// start with '{'. Tokenizing and masking run in parallel (oneTBB), mining in
-// input order, so the output does not depend on --threads.
+// of the line format when the line matches it; auto picks json for lines
+// that start with '{'. The line format and the service of each file come
+// from --line-format, else the file's [[sources]] entry in the config, else
+// [ingest] line_format (service: the entry's, else the file name).
+// Tokenizing and masking run in parallel (oneTBB), mining in input order, so
+// the output does not depend on --threads.
 #pragma once
 
 #include <string>
@@ -21,10 +24,11 @@ struct PatternsMineRequest {
   std::vector<std::string> files;  // "-" is stdin
   std::string format = "auto";     // auto | json | plain
   std::string line_format;         // header pattern with a <Content> field
+  std::string time_layout;         // its time fields' layout (checked only)
   std::string message_field;       // JSON field holding the message
   int threads = 0;                 // 0: one per core
   bool quiet = false;              // no summary
-  std::string config_path;         // [templates] and [time] from a config file
+  std::string config_path;         // [templates], [[sources]], parser settings
 };
 
 Status RunPatternsMine(const PatternsMineRequest& request);

@@ -57,6 +57,12 @@ class CliTest : public ::testing::Test {
   CommandResult Ingest(const std::string& args) {
     return RunCommand(Fl() + " ingest --db " + Db() + " " + args);
   }
+  // Every record of the store `db` (shell-quoted), oldest first, as JSON lines.
+  std::vector<std::string> SearchJson(const std::string& db) {
+    CommandResult r = RunCommand(Fl() + " search --db " + db + " --all -o json");
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return Lines(r.out);
+  }
   testing::TempDir dir_;
 };
 
@@ -249,6 +255,134 @@ TEST_F(CliTest, ConfigCheckReportsLines) {
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("bad.toml:2:"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("bad.toml:5:"), std::string::npos) << r.err;
+}
+
+// HDFS-style lines: "yymmdd hhmmss pid LEVEL component: message".
+constexpr char kHdfsLines[] =
+    "081109 203615 148 INFO dfs.DataNode$PacketResponder: PacketResponder 1 for block "
+    "blk_38865049064139660 terminating\n"
+    "081109 203807 222 WARN dfs.DataNode$PacketResponder: PacketResponder 0 for block "
+    "blk_-6952295868487656571 terminating\n"
+    "081109 204005 35 INFO dfs.FSNamesystem: BLOCK* NameSystem.addStoredBlock: blockMap updated\n";
+constexpr char kHdfsFormat[] = "<Date> <Time> <Pid> <Level> <Component>: <Content>";
+
+TEST_F(CliTest, TimeLayoutFlagReadsHeaderTimes) {
+  std::string log = dir_.Sub("hdfs.log");
+  testing::WriteFile(log, kHdfsLines);
+  CommandResult r = Ingest("--output json --line-format " + ShellQuote(kHdfsFormat) +
+                           " --time-layout '%y%m%d %H%M%S' " + ShellQuote(log));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(JsonInt(r.out, "records"), 3) << r.out;
+  std::vector<std::string> lines = SearchJson(Db());
+  ASSERT_EQ(lines.size(), 3u);
+  EXPECT_EQ(JsonString(lines[0], "ts"), "2008-11-09T20:36:15.000000000Z") << lines[0];
+  EXPECT_EQ(JsonString(lines[1], "ts"), "2008-11-09T20:38:07.000000000Z") << lines[1];
+  EXPECT_EQ(JsonString(lines[1], "level"), "WARN") << lines[1];
+
+  // A layout the header does not follow dead-letters every line, naming it.
+  std::string db2 = ShellQuote(dir_.Sub("store2"));
+  CommandResult wrong = RunCommand(Fl() + " ingest --db " + db2 + " --output json --line-format " +
+                                   ShellQuote(kHdfsFormat) + " --time-layout '%y-%m-%d %H%M%S' " +
+                                   ShellQuote(log));
+  ASSERT_EQ(wrong.exit_code, 0) << wrong.err;
+  EXPECT_EQ(JsonInt(wrong.out, "bad_timestamp"), 3) << wrong.out;
+  CommandResult dead = RunCommand(Fl() + " deadletter list --db " + db2 + " -n 1");
+  EXPECT_NE(dead.out.find("does not match time layout \"%y-%m-%d %H%M%S\""), std::string::npos)
+      << dead.out;
+
+  CommandResult bad = Ingest("--line-format " + ShellQuote(kHdfsFormat) +
+                             " --time-layout '%y%m%d %H%Q' " + ShellQuote(log));
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_NE(bad.err.find("--time-layout: time layout column 10: unknown directive %Q"),
+            std::string::npos)
+      << bad.err;
+}
+
+// Needs IngestFile to take its parser options from Config::ParserOptionsFor.
+TEST_F(CliTest, IngestTakesServiceLineFormatAndTimeLayoutFromSources) {
+  std::string config = dir_.Sub("sources.toml");
+  testing::WriteFile(config, std::string("[[sources]]\nmatch = \"hdfs*.log*\"\nservice = \"hdfs\"\n"
+                                         "line_format = \"") +
+                                 kHdfsFormat + "\"\ntime_layout = \"%y%m%d %H%M%S\"\n");
+  ASSERT_EQ(RunCommand(Fl() + " config check " + ShellQuote(config)).exit_code, 0);
+  std::string hdfs = dir_.Sub("hdfs-node1.log");
+  testing::WriteFile(hdfs, kHdfsLines);
+  // Matches no entry: read as before, service from the file name.
+  std::string other = dir_.Sub("other.log");
+  testing::WriteFile(other, "{\"ts\":\"2026-01-01T00:00:00Z\",\"level\":\"error\",\"msg\":\"x\"}\n");
+  CommandResult r = Ingest("--output json -c " + ShellQuote(config) + " " + ShellQuote(hdfs) +
+                           " " + ShellQuote(other));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(JsonInt(r.out, "records"), 4) << r.out;
+  EXPECT_EQ(JsonInt(r.out, "total", "dead_letters"), 0) << r.out;
+
+  std::vector<std::string> lines = SearchJson(Db());
+  ASSERT_EQ(lines.size(), 4u);
+  // Oldest first: the three HDFS records of 2008, then the JSON one.
+  EXPECT_EQ(JsonString(lines[0], "ts"), "2008-11-09T20:36:15.000000000Z") << lines[0];
+  EXPECT_EQ(JsonString(lines[0], "service"), "hdfs") << lines[0];
+  EXPECT_EQ(JsonString(lines[0], "level"), "INFO") << lines[0];
+  EXPECT_EQ(JsonString(lines[0], "message"),
+            "PacketResponder 1 for block blk_38865049064139660 terminating")
+      << lines[0];
+  EXPECT_EQ(JsonString(lines[1], "level"), "WARN") << lines[1];
+  EXPECT_EQ(JsonString(lines[2], "ts"), "2008-11-09T20:40:05.000000000Z") << lines[2];
+  EXPECT_EQ(JsonString(lines[3], "service"), "other") << lines[3];
+
+  // --service overrides the entry's service; its line format still applies.
+  std::string db2 = ShellQuote(dir_.Sub("store2"));
+  CommandResult flagged = RunCommand(Fl() + " ingest -q --db " + db2 + " -c " +
+                                     ShellQuote(config) + " --service dn1 " + ShellQuote(hdfs));
+  ASSERT_EQ(flagged.exit_code, 0) << flagged.err;
+  lines = SearchJson(db2);
+  ASSERT_EQ(lines.size(), 3u);
+  EXPECT_EQ(JsonString(lines[0], "service"), "dn1") << lines[0];
+  EXPECT_EQ(JsonString(lines[0], "ts"), "2008-11-09T20:36:15.000000000Z") << lines[0];
+}
+
+TEST_F(CliTest, PatternsMineTakesEachFilesLineFormatFromSources) {
+  std::string config = dir_.Sub("sources.toml");
+  testing::WriteFile(config, std::string("[[sources]]\nmatch = \"hdfs*\"\nline_format = \"") +
+                                 kHdfsFormat + "\"\n");
+  std::string hdfs = dir_.Sub("hdfs.log");
+  testing::WriteFile(hdfs, kHdfsLines);
+  std::string plain = dir_.Sub("plain.log");
+  testing::WriteFile(plain, "081109 203615 148 INFO x.Y: hello there\n");
+  CommandResult r = RunCommand(Fl() + " patterns mine -q -c " + ShellQuote(config) + " " +
+                               ShellQuote(hdfs) + " " + ShellQuote(plain));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::vector<std::string> lines = Lines(r.out);
+  ASSERT_EQ(lines.size(), 4u) << r.out;
+  // hdfs.log matches: the template is made of <Content> only.
+  EXPECT_EQ(JsonString(lines[2], "template"), "BLOCK* NameSystem.addStoredBlock: blockMap updated")
+      << lines[2];
+  // plain.log matches no entry: the whole line is the message.
+  EXPECT_NE(JsonString(lines[3], "template").find("INFO x.Y: hello there"), std::string::npos)
+      << lines[3];
+
+  CommandResult bad = RunCommand(Fl() + " patterns mine -q --line-format " +
+                                 ShellQuote(kHdfsFormat) + " --time-layout '%y%m%d %H%Q' " +
+                                 ShellQuote(hdfs));
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("--time-layout: time layout"), std::string::npos) << bad.err;
+}
+
+TEST_F(CliTest, ConfigCheckValidatesSources) {
+  std::string bad = dir_.Sub("bad.toml");
+  testing::WriteFile(bad,
+                     "[[sources]]\nmatch = \"hdfs[\"\n\n[[sources]]\nmatch = \"*.log\"\n"
+                     "time_layout = \"%y%m%d %H%M%S\"\nline_format = \"<Date> <Time> <Content>\"\n"
+                     "colour = \"red\"\n");
+  CommandResult r = RunCommand(Fl() + " config check " + ShellQuote(bad));
+  EXPECT_EQ(r.exit_code, 1);
+  std::vector<std::string> errors = Lines(r.err);
+  ASSERT_EQ(errors.size(), 2u) << r.err;
+  EXPECT_NE(errors[0].find("bad.toml:2:9: [[sources]] #1 match: '[' at character 5 is not closed"),
+            std::string::npos)
+      << r.err;
+  EXPECT_NE(errors[1].find("bad.toml:8:10: unknown key 'colour' in [[sources]]"),
+            std::string::npos)
+      << r.err;
 }
 
 // Writes `n` JSON lines of service "bulk" to `path`.

@@ -1,7 +1,10 @@
 #include "core/time.h"
 
+#include <atomic>
 #include <cstdlib>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -335,6 +338,234 @@ TEST(ParseTimeArgTest, AcceptsNowRelativeAndAbsolute) {
   ASSERT_TRUE(parsed.ok());
   EXPECT_EQ(*parsed, kBaseNs);
   EXPECT_FALSE(ParseTimeArg("last tuesday", now, TimeZone()).ok());
+}
+
+// ---- TimeLayout ---------------------------------------------------------
+
+TimeLayout MustCompile(std::string_view layout) {
+  Result<TimeLayout> compiled = TimeLayout::Compile(layout);
+  EXPECT_TRUE(compiled.ok()) << layout << ": " << compiled.status().ToString();
+  return compiled.ok() ? std::move(compiled).value() : *TimeLayout::Compile("%s");
+}
+
+// 2024-03-01T12:00:00Z: "now" for year inference, in a leap year.
+constexpr int64_t kLayoutNowNs = 1709294400LL * kNanosPerSecond;
+
+// The layout's reading of `text` as RFC 3339 with nanoseconds, or the
+// failure ("not a time", "out of range").
+std::string ParseWith(std::string_view layout, std::string_view text,
+                      const TimeZone& zone = TimeZone(), int64_t now_ns = kLayoutNowNs) {
+  int64_t ns = 0;
+  switch (MustCompile(layout).Parse(text, zone, now_ns, &ns)) {
+    case TimeParse::kOk: return FormatRfc3339(ns, 9);
+    case TimeParse::kNotATime: return "not a time";
+    case TimeParse::kOutOfRange: return "out of range";
+  }
+  return "?";
+}
+
+// The compile error of `layout`, or "" when it compiles.
+std::string CompileError(std::string_view layout) {
+  Result<TimeLayout> compiled = TimeLayout::Compile(layout);
+  return compiled.ok() ? "" : compiled.status().message();
+}
+
+struct LayoutCase {
+  const char* layout;
+  const char* text;
+  const char* expected;  // RFC 3339 with 9 fraction digits, or a failure
+};
+
+TEST(TimeLayoutTest, ReadsEveryDirective) {
+  const LayoutCase kCases[] = {
+      // %Y %m %d %H %M %S, and numbers split by width without separators.
+      {"%Y-%m-%d %H:%M:%S", "2023-01-29 08:42:09", "2023-01-29T08:42:09.000000000Z"},
+      {"%Y%m%d%H%M%S", "20230129084209", "2023-01-29T08:42:09.000000000Z"},
+      {"%Y-%m-%d %H:%M:%S", "2023-1-9 8:4:9", "2023-01-09T08:04:09.000000000Z"},
+      // %y: 69-99 are 19xx, 00-68 20xx.
+      {"%y%m%d %H%M%S", "081109 203615", "2008-11-09T20:36:15.000000000Z"},
+      {"%y/%m/%d %H:%M:%S", "17/06/09 20:10:40", "2017-06-09T20:10:40.000000000Z"},
+      {"%y-%m-%d", "69-01-01", "1969-01-01T00:00:00.000000000Z"},
+      {"%y-%m-%d", "68-12-31", "2068-12-31T00:00:00.000000000Z"},
+      // %b %B %h: full or abbreviated month names, any case.
+      {"%d %b %Y", "29 Jan 2023", "2023-01-29T00:00:00.000000000Z"},
+      {"%d %b %Y", "29 JANUARY 2023", "2023-01-29T00:00:00.000000000Z"},
+      {"%d %B %Y", "1 september 2023", "2023-09-01T00:00:00.000000000Z"},
+      {"%d %h %Y", "1 sep 2023", "2023-09-01T00:00:00.000000000Z"},
+      // %e: like %d, may be space-padded.
+      {"%b %e %Y", "Jun  4 2005", "2005-06-04T00:00:00.000000000Z"},
+      {"%b%e %Y", "Jun 4 2005", "2005-06-04T00:00:00.000000000Z"},
+      {"%b %e %Y", "Jun 14 2005", "2005-06-14T00:00:00.000000000Z"},
+      // %j: day of the year.
+      {"%Y %j", "2024 060", "2024-02-29T00:00:00.000000000Z"},
+      {"%Y %j", "2023 365", "2023-12-31T00:00:00.000000000Z"},
+      {"%Y %j", "2023 366", "not a time"},
+      // %a %A: weekday names, read and not checked.
+      {"%a %b %d %H:%M:%S %Y", "Sun Dec 04 04:47:44 2005", "2005-12-04T04:47:44.000000000Z"},
+      {"%A, %d %b %Y", "sunday, 04 Dec 2005", "2005-12-04T00:00:00.000000000Z"},
+      {"%a %b %d %Y", "Xyz Dec 04 2005", "not a time"},
+      // %I with %p.
+      {"%Y-%m-%d %I:%M:%S %p", "2023-01-29 12:00:00 AM", "2023-01-29T00:00:00.000000000Z"},
+      {"%Y-%m-%d %I:%M:%S %p", "2023-01-29 12:30:00 pm", "2023-01-29T12:30:00.000000000Z"},
+      {"%Y-%m-%d %I:%M:%S%p", "2023-01-29 01:00:00PM", "2023-01-29T13:00:00.000000000Z"},
+      {"%Y-%m-%d %I:%M:%S %p", "2023-01-29 13:00:00 PM", "not a time"},
+      {"%Y-%m-%d %I:%M:%S %p", "2023-01-29 01:00:00 XM", "not a time"},
+      // %f: any number of digits; past nanoseconds they are dropped.
+      {"%Y-%m-%d %H:%M:%S.%f", "2023-01-29 08:42:09.5", "2023-01-29T08:42:09.500000000Z"},
+      {"%Y-%m-%d %H:%M:%S,%f", "2023-01-29 08:42:09,487", "2023-01-29T08:42:09.487000000Z"},
+      {"%Y-%m-%d %H:%M:%S.%f", "2023-01-29 08:42:09.1234567899",
+       "2023-01-29T08:42:09.123456789Z"},
+      {"%Y-%m-%d %H:%M:%S.%f", "2023-01-29 08:42:09.", "not a time"},
+      // %z: Z, +hh, +hhmm, +hh:mm.
+      {"%Y-%m-%dT%H:%M:%S%z", "2023-01-29T08:42:09Z", "2023-01-29T08:42:09.000000000Z"},
+      {"%Y-%m-%dT%H:%M:%S%z", "2023-01-29T10:42:09+0200", "2023-01-29T08:42:09.000000000Z"},
+      {"%Y-%m-%dT%H:%M:%S%z", "2023-01-29T10:42:09+02:00", "2023-01-29T08:42:09.000000000Z"},
+      {"%Y-%m-%dT%H:%M:%S%z", "2023-01-29T10:42:09+02", "2023-01-29T08:42:09.000000000Z"},
+      {"%Y-%m-%dT%H:%M:%S %z", "2023-01-29T03:12:09 -05:30", "2023-01-29T08:42:09.000000000Z"},
+      {"%Y-%m-%dT%H:%M:%S%z", "2023-01-29T10:42:09+25:00", "not a time"},
+      // %s: seconds since the epoch, with %f.
+      {"%s", "1674981729", "2023-01-29T08:42:09.000000000Z"},
+      {"%s.%f", "1674981729.487", "2023-01-29T08:42:09.487000000Z"},
+      {"%s", "-1", "1969-12-31T23:59:59.000000000Z"},
+      {"%s", "99999999999999999999", "out of range"},
+      // %% and literal text.
+      {"[%Y-%m-%d %H:%M:%S] 100%%", "[2023-01-29 08:42:09] 100%", "2023-01-29T08:42:09.000000000Z"},
+      {"[%Y-%m-%d %H:%M:%S]", "(2023-01-29 08:42:09)", "not a time"},
+      // Whitespace in the layout is a run of one or more whitespace bytes.
+      {"%Y-%m-%d %H:%M:%S", "2023-01-29 \t  08:42:09", "2023-01-29T08:42:09.000000000Z"},
+      {"%Y-%m-%d %H:%M:%S", "2023-01-2908:42:09", "not a time"},
+  };
+  for (const LayoutCase& c : kCases) {
+    EXPECT_EQ(ParseWith(c.layout, c.text), c.expected) << c.layout << " on \"" << c.text << "\"";
+  }
+}
+
+TEST(TimeLayoutTest, RejectsTextThatDoesNotFollowTheLayout) {
+  const char* const kLayout = "%Y-%m-%d %H:%M:%S";
+  for (const char* text : {
+           "",
+           "2023-01-29 08:42",             // ends early
+           "2023-01-29 08:42:09 ",         // trailing byte
+           " 2023-01-29 08:42:09",         // leading byte
+           "2023-01-29 08:42:09Z",         // trailing zone the layout does not have
+           "2023-13-01 08:42:09",          // month 13
+           "2023-00-01 08:42:09",          // month 0
+           "2023-01-32 08:42:09",          // day 32
+           "2023-02-29 08:42:09",          // not a leap year
+           "2023-04-31 08:42:09",          // April has 30 days
+           "2023-01-29 24:00:00",          // hour 24
+           "2023-01-29 08:60:00",          // minute 60
+           "2023-01-29 08:42:61",          // second 61
+           "2023/01/29 08:42:09",          // other separators
+           "20231-01-29 08:42:09",         // five-digit year
+       }) {
+    EXPECT_EQ(ParseWith(kLayout, text), "not a time") << "\"" << text << "\"";
+  }
+  // A leap second and Feb 29 of a leap year are fine.
+  EXPECT_EQ(ParseWith(kLayout, "2016-12-31 23:59:60"), "2017-01-01T00:00:00.000000000Z");
+  EXPECT_EQ(ParseWith(kLayout, "2024-02-29 00:00:00"), "2024-02-29T00:00:00.000000000Z");
+  // Years int64 nanoseconds cannot hold.
+  EXPECT_EQ(ParseWith(kLayout, "9999-01-01 00:00:00"), "out of range");
+  EXPECT_EQ(ParseWith(kLayout, "1000-01-01 00:00:00"), "out of range");
+}
+
+TEST(TimeLayoutTest, BadLayoutsNameTheColumn) {
+  EXPECT_EQ(CompileError("%Y-%m-%d %Q"),
+            "time layout column 10: unknown directive %Q (known: %Y %y %m %b %B %h %d %e %j %a "
+            "%A %H %I %p %M %S %f %z %s %%)");
+  EXPECT_EQ(CompileError("%Y-%m-%d %"), "time layout column 10: '%' at the end (write %% for a "
+                                        "literal '%')");
+  EXPECT_EQ(CompileError("%Y-%m-%d %y"),
+            "time layout column 10: %y sets the year again (column 1 set it)");
+  EXPECT_EQ(CompileError("%m %b %d"), "time layout column 4: %b sets the month again (column 1 set it)");
+  EXPECT_EQ(CompileError("%m %d %e"), "time layout column 7: %e sets the day again (column 4 set it)");
+  EXPECT_EQ(CompileError("%s %Y"),
+            "time layout column 4: %s (seconds since the epoch) goes with %f only");
+  EXPECT_EQ(CompileError("%Y %j %m %d"),
+            "time layout column 4: %j (day of the year) with a month or day");
+  EXPECT_EQ(CompileError("%m/%d %I:%M"),
+            "time layout column 7: %I (12-hour clock) needs %p (AM/PM)");
+  EXPECT_EQ(CompileError("%m/%d %H:%M %p"),
+            "time layout column 13: %p (AM/PM) needs %I (12-hour clock) for the hour");
+  EXPECT_EQ(CompileError("%H:%M:%S"),
+            "time layout \"%H:%M:%S\" does not give the day: it needs %m or %b with %d or %e, "
+            "or %j, or %s");
+  EXPECT_EQ(CompileError("%Y-%m"),
+            "time layout \"%Y-%m\" does not give the day: it needs %m or %b with %d or %e, or "
+            "%j, or %s");
+  EXPECT_EQ(CompileError(""), "time layout is empty");
+  EXPECT_EQ(CompileError("%Y-%m-%d %H:%M:%S"), "");
+  EXPECT_EQ(MustCompile("%y%m%d %H%M%S").layout(), "%y%m%d %H%M%S");
+}
+
+TEST(TimeLayoutTest, WithoutAYearTakesTheMostRecentOneLikeSyslog) {
+  const char* const kLayout = "%m.%d %H:%M:%S";
+  // Now is 2024-03-01T12:00:00Z.
+  EXPECT_EQ(ParseWith(kLayout, "02.28 10:00:00"), "2024-02-28T10:00:00.000000000Z");
+  EXPECT_EQ(ParseWith(kLayout, "03.01 12:00:00"), "2024-03-01T12:00:00.000000000Z");
+  // Up to a day ahead of now is still this year (a clock running ahead).
+  EXPECT_EQ(ParseWith(kLayout, "03.02 11:00:00"), "2024-03-02T11:00:00.000000000Z");
+  // Further ahead is last year.
+  EXPECT_EQ(ParseWith(kLayout, "03.03 00:00:00"), "2023-03-03T00:00:00.000000000Z");
+  EXPECT_EQ(ParseWith(kLayout, "12.31 23:59:59"), "2023-12-31T23:59:59.000000000Z");
+  // In January, December is last year's.
+  const int64_t january_5 = 1704456000LL * kNanosPerSecond;  // 2024-01-05T12:00:00Z
+  EXPECT_EQ(ParseWith(kLayout, "12.30 10:00:00", TimeZone(), january_5),
+            "2023-12-30T10:00:00.000000000Z");
+  // Feb 29 goes back to the last leap year among the candidates.
+  const int64_t march_2025 = 1740830400LL * kNanosPerSecond;  // 2025-03-01T12:00:00Z
+  EXPECT_EQ(ParseWith(kLayout, "02.29 10:00:00", TimeZone(), march_2025),
+            "2024-02-29T10:00:00.000000000Z");
+  const int64_t march_2023 = 1677672000LL * kNanosPerSecond;  // 2023-03-01T12:00:00Z
+  EXPECT_EQ(ParseWith(kLayout, "02.29 10:00:00", TimeZone(), march_2023), "not a time");
+  // %j without a year, too.
+  EXPECT_EQ(ParseWith("%j %H", "060 10"), "2024-02-29T10:00:00.000000000Z");
+  // The same rule as for syslog stamps, which read "now" from the clock.
+  const int64_t yesterday = NowNanos() - 86400 * kNanosPerSecond;
+  const std::string iso = FormatRfc3339(yesterday, 0);
+  const std::string stamp = iso.substr(5, 2) + "." + iso.substr(8, 2) + " " + iso.substr(11, 8);
+  EXPECT_EQ(ParseWith(kLayout, stamp, TimeZone(), NowNanos()), FormatRfc3339(
+                                                                    yesterday / kNanosPerSecond *
+                                                                        kNanosPerSecond,
+                                                                    9));
+}
+
+TEST(TimeLayoutTest, ReadsInTheZoneUnlessTheTextHasAnOffset) {
+  const TimeZone plus2 = MustLoad("+02:00");
+  EXPECT_EQ(ParseWith("%y%m%d %H%M%S", "230129 104209", plus2), "2023-01-29T08:42:09.000000000Z");
+  EXPECT_EQ(ParseWith("%Y-%m-%d %H:%M:%S%z", "2023-01-29 08:42:09Z", plus2),
+            "2023-01-29T08:42:09.000000000Z");
+  EXPECT_EQ(ParseWith("%s", "1674981729", plus2), "2023-01-29T08:42:09.000000000Z");
+  const TimeZone berlin = MustLoad("Europe/Berlin");
+  EXPECT_EQ(ParseWith("%d.%m.%Y %H:%M", "01.07.2023 12:00", berlin),
+            "2023-07-01T10:00:00.000000000Z");
+  EXPECT_EQ(ParseWith("%d.%m.%Y %H:%M", "01.12.2023 12:00", berlin),
+            "2023-12-01T11:00:00.000000000Z");
+  // Without a year, the zone applies to each candidate year.
+  EXPECT_EQ(ParseWith("%m.%d %H:%M:%S", "02.28 10:00:00", plus2),
+            "2024-02-28T08:00:00.000000000Z");
+}
+
+TEST(TimeLayoutTest, OneCompiledLayoutParsesFromManyThreads) {
+  const TimeLayout layout = MustCompile("%y%m%d %H%M%S");
+  std::vector<std::thread> threads;
+  std::atomic<int> wrong{0};
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      char text[32];
+      for (int i = 0; i < 2000; ++i) {
+        const int second = (i + t) % 60;
+        std::snprintf(text, sizeof(text), "081109 2036%02d", second);
+        int64_t ns = 0;
+        if (layout.Parse(text, TimeZone(), kLayoutNowNs, &ns) != TimeParse::kOk ||
+            ns != (1226262960LL + second) * kNanosPerSecond) {
+          ++wrong;
+        }
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  EXPECT_EQ(wrong.load(), 0);
 }
 
 TEST(NowNanosTest, IsAfter2023) { EXPECT_GT(NowNanos(), kBaseNs); }

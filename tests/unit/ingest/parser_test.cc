@@ -575,6 +575,11 @@ class LineFormatParserTest : public ParserTest {
     ASSERT_TRUE(format.ok()) << format.status().ToString();
     options_.line_format = std::make_shared<const LineFormat>(std::move(format).value());
   }
+  void UseTimeLayout(std::string_view layout) {
+    Result<TimeLayout> compiled = TimeLayout::Compile(layout);
+    ASSERT_TRUE(compiled.ok()) << compiled.status().ToString();
+    options_.time_layout = std::make_shared<const TimeLayout>(std::move(compiled).value());
+  }
 };
 
 TEST_F(LineFormatParserTest, MapsHeaderFieldsOntoTheRecord) {
@@ -621,6 +626,70 @@ TEST_F(LineFormatParserTest, UnreadableHeaderTimeIsBadTimestamp) {
   ASSERT_EQ(batch.dead_letters().size(), 1u);
   EXPECT_EQ(batch.dead_letters()[0].reason, RejectReason::kBadTimestamp);
   EXPECT_EQ(batch.counters().rejects[static_cast<size_t>(RejectReason::kBadTimestamp)], 1u);
+}
+
+TEST_F(LineFormatParserTest, TimeLayoutReadsHdfsSparkAndProxifierHeaders) {
+  const std::string hdfs =
+      "081109 203615 148 INFO dfs.DataNode$PacketResponder: PacketResponder 1 terminating\n";
+  // Without a layout "081109 203615" is no known form.
+  UseFormat("<Date> <Time> <Pid> <Level> <Component>: <Content>");
+  EXPECT_EQ(Parse(hdfs).dead_letters().size(), 1u);
+
+  UseTimeLayout("%y%m%d %H%M%S");
+  Record r = ParseOne(hdfs);
+  EXPECT_EQ(FormatRfc3339(r.ts_ns, 3), "2008-11-09T20:36:15.000Z");
+  EXPECT_EQ(r.level, Level::kInfo);
+  EXPECT_EQ(r.message, "PacketResponder 1 terminating");
+  EXPECT_EQ(AttrValue(r, "Pid"), "148");
+
+  UseFormat("<Date> <Time> <Level> <Component>: <Content>");
+  UseTimeLayout("%y/%m/%d %H:%M:%S");
+  r = ParseOne("17/06/09 20:10:40 INFO executor.CoarseGrainedExecutorBackend: Registered\n");
+  EXPECT_EQ(FormatRfc3339(r.ts_ns, 3), "2017-06-09T20:10:40.000Z");
+
+  // Proxifier has no year: the most recent 30 October, as for syslog.
+  UseFormat("\\[<Time>\\] <Program> - <Content>");
+  UseTimeLayout("%m.%d %H:%M:%S");
+  r = ParseOne("[10.30 16:49:06] chrome.exe - proxy.cse.cuhk.edu.hk:5070 open through proxy\n");
+  EXPECT_EQ(FormatRfc3339(r.ts_ns, 3).substr(4), "-10-30T16:49:06.000Z");
+  const int64_t now = NowNanos();
+  EXPECT_LE(r.ts_ns, now + 86400 * kNanosPerSecond);
+  EXPECT_GT(r.ts_ns, now - 367 * 86400 * kNanosPerSecond);
+  EXPECT_EQ(AttrValue(r, "Program"), "chrome.exe");
+
+  // In the configured zone.
+  options_.zone = *TimeZone::Load("+08:00");
+  r = ParseOne("[10.30 16:49:06] chrome.exe - open\n");
+  EXPECT_EQ(FormatRfc3339(r.ts_ns, 3).substr(4), "-10-30T08:49:06.000Z");
+}
+
+TEST_F(LineFormatParserTest, TimeNotMatchingTheLayoutIsBadTimestamp) {
+  UseFormat("<Date> <Time> <Level> <Component>: <Content>");
+  UseTimeLayout("%y%m%d %H%M%S");
+  // ISO text would parse without a layout; with one, only the layout counts.
+  RecordBatch batch = Parse(
+      "2023-01-29 08:42:09 INFO a.B: iso\n"
+      "081109 203615 INFO a.B: ok\n"
+      "081109 253615 INFO a.B: hour 25\n"
+      "851109 203615 INFO a.B: before min_timestamp\n");
+  ASSERT_EQ(batch.size(), 1u);
+  EXPECT_EQ(batch.ToRecord(0).message, "ok");
+  ASSERT_EQ(batch.dead_letters().size(), 3u);
+  EXPECT_EQ(batch.dead_letters()[0].reason, RejectReason::kBadTimestamp);
+  EXPECT_EQ(batch.dead_letters()[0].detail,
+            "line format time \"2023-01-29 08:42:09\" does not match time layout "
+            "\"%y%m%d %H%M%S\"");
+  EXPECT_EQ(batch.dead_letters()[1].reason, RejectReason::kBadTimestamp);
+  EXPECT_EQ(batch.dead_letters()[2].reason, RejectReason::kTimestampOutOfRange);
+  EXPECT_EQ(batch.counters().rejects[static_cast<size_t>(RejectReason::kBadTimestamp)], 2u);
+  EXPECT_EQ(batch.counters().rejects[static_cast<size_t>(RejectReason::kTimestampOutOfRange)],
+            1u);
+
+  // Beyond what int64 nanoseconds hold.
+  UseTimeLayout("%Y%m%d %H%M%S");
+  batch = Parse("99991109 203615 INFO a.B: far\n");
+  ASSERT_EQ(batch.dead_letters().size(), 1u);
+  EXPECT_EQ(batch.dead_letters()[0].reason, RejectReason::kTimestampOutOfRange);
 }
 
 }  // namespace

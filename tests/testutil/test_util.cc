@@ -1,5 +1,7 @@
 #include "tests/testutil/test_util.h"
 
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -83,6 +85,39 @@ std::string ShellQuote(const std::string& arg) {
 std::string FaultlineBinary() {
   if (const char* path = std::getenv("FAULTLINE_BINARY")) return path;
   return FAULTLINE_DEFAULT_BINARY;
+}
+
+std::vector<std::string> SplitLines(const std::string& text) {
+  std::vector<std::string> lines;
+  std::stringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) lines.push_back(line);
+  return lines;
+}
+
+int FreeLoopbackPort() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);  // port 0: the kernel picks one
+  socklen_t len = sizeof(addr);
+  const bool ok = fd >= 0 && ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
+                  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0;
+  if (fd >= 0) ::close(fd);
+  EXPECT_TRUE(ok) << "cannot find a free port";
+  return ntohs(addr.sin_port);
+}
+
+std::vector<std::string> KcatConsume(const std::string& brokers, const std::string& topic,
+                                     const std::string& format) {
+  // A short fetch wait: with the default, a consumer at the end of a
+  // partition of librdkafka's mock broker lags behind. The timeout keeps an
+  // unreachable broker from hanging the test.
+  CommandResult r = RunCommand("timeout 60 kcat -b " + ShellQuote(brokers) + " -C -t " + ShellQuote(topic) +
+                               " -e -q -o beginning -X fetch.wait.max.ms=10 -f " +
+                               ShellQuote(format));
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  return SplitLines(r.out);
 }
 
 }  // namespace faultline::testing

@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -55,5 +56,16 @@ CommandResult RunCommand(const std::string& command);
 std::string ShellQuote(const std::string& arg);
 // The faultline executable under test ($FAULTLINE_BINARY).
 std::string FaultlineBinary();
+
+// The lines of `text`, without their '\n'.
+std::vector<std::string> SplitLines(const std::string& text);
+// A TCP port on 127.0.0.1 that nothing listens on at the time of the call
+// (another process may still take it before the caller binds it).
+int FreeLoopbackPort();
+// Every message in `topic` at the Kafka bootstrap address `brokers`, one
+// line each in kcat's -f `format` (e.g. "%k %s\n"), read with kcat from the
+// beginning to the end of each partition. A kcat failure fails the test.
+std::vector<std::string> KcatConsume(const std::string& brokers, const std::string& topic,
+                                     const std::string& format);
 
 }  // namespace faultline::testing

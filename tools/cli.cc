@@ -23,7 +23,9 @@
 #include "storage/reader.h"
 #include "tools/config.h"
 #include "tools/ingest_pipeline.h"
+#include "tools/kafka_commands.h"
 #include "tools/patterns_mine.h"
+#include "tools/serve.h"
 
 namespace faultline::tools {
 
@@ -375,6 +377,63 @@ int RunIngestCommand(const std::string& db, const std::string& config_path,
                  static_cast<unsigned long long>(summary->counters.TotalRejects()));
     return kExitStrict;
   }
+  return 0;
+}
+
+// ---- serve -------------------------------------------------------------------
+
+struct ServeFlags {
+  std::string brokers;
+  std::vector<std::string> topics;
+  std::string group = "faultline";
+  std::string metrics_addr = "127.0.0.1:9464";
+  std::string dead_letter_topic;
+  std::vector<std::string> properties;  // K=V
+  int threads = 0;
+};
+
+int RunServeCommand(const std::string& db, const std::string& config_path,
+                    const ServeFlags& flags) {
+  Result<Config> config = LoadConfig(config_path);
+  if (!config.ok()) return Fail(config.status());
+  if (flags.threads > 0) config->ingest.threads = flags.threads;
+  ServeRequest request;
+  request.db_dir = db;
+  request.config = *config;
+  request.brokers = flags.brokers;
+  for (const std::string& list : flags.topics) {
+    size_t pos = 0;
+    while (pos <= list.size()) {
+      size_t comma = list.find(',', pos);
+      if (comma == std::string::npos) comma = list.size();
+      if (comma > pos) request.topics.push_back(list.substr(pos, comma - pos));
+      pos = comma + 1;
+    }
+  }
+  request.group = flags.group;
+  request.metrics_addr = flags.metrics_addr;
+  request.dead_letter_topic = flags.dead_letter_topic;
+  request.kafka_properties = config->kafka_properties;
+  for (const std::string& property : flags.properties) {
+    const size_t eq = property.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      return Fail(Status::InvalidArgument("--property wants KEY=VALUE, got '" + property + "'"));
+    }
+    request.kafka_properties.emplace_back(property.substr(0, eq), property.substr(eq + 1));
+  }
+  request.stop = &g_interrupted;
+  request.log = [](const std::string& line) {
+    std::fprintf(stderr, "faultline serve: %s\n", line.c_str());
+  };
+  Result<ServeSummary> summary = RunServe(request);
+  if (!summary.ok()) return Fail(summary.status());
+  std::fprintf(stderr,
+               "faultline serve: stopped after %.1f s: %llu messages, %llu records stored, %llu "
+               "dead letters, %llu batches\n",
+               summary->seconds, static_cast<unsigned long long>(summary->messages),
+               static_cast<unsigned long long>(summary->records),
+               static_cast<unsigned long long>(summary->dead_letters),
+               static_cast<unsigned long long>(summary->batches));
   return 0;
 }
 
@@ -848,6 +907,35 @@ int RunCli(int argc, char** argv) {
                      "Layout of the line format's time fields, strptime-style, e.g. "
                      "'%y%m%d %H%M%S' for 081109 203615 (see docs/formats.md)");
 
+  // serve
+  CLI::App* serve = app.add_subcommand(
+      "serve",
+      "Run as a service: consume log topics from Kafka (as a consumer-group member) into the "
+      "store, exactly once, until SIGTERM or SIGINT.\n"
+      "Example: faultline serve --brokers kafka-1:9092,kafka-2:9092 --topic app-logs,edge-logs "
+      "--group faultline --db /var/lib/faultline\n"
+      "Try it locally: faultline broker --port 9092 & faultline produce --brokers 127.0.0.1:9092 --topic "
+      "logs app.log; faultline serve --brokers 127.0.0.1:9092 --topic logs");
+  add_db(serve);
+  ServeFlags serve_flags;
+  serve->add_option("--config,-c", config_path,
+                    "Config file (TOML): [kafka] librdkafka properties, parsing, templates; "
+                    "see docs/config.md");
+  serve->add_option("--brokers", serve_flags.brokers, "Kafka bootstrap servers, HOST:PORT[,...]")
+      ->required();
+  serve->add_option("--topic", serve_flags.topics, "Topics to consume, T[,T2...]")->required();
+  serve->add_option("--group", serve_flags.group,
+                    "Consumer group id (default faultline); instances in one group share the "
+                    "partitions");
+  serve->add_option("--metrics-addr", serve_flags.metrics_addr,
+                    "HTTP address for /metrics, /healthz, /readyz (default 127.0.0.1:9464; "
+                    "port 0 picks one; empty disables)");
+  serve->add_option("--dead-letter-topic", serve_flags.dead_letter_topic,
+                    "Also send rejected lines to this topic, the reason in a header");
+  serve->add_option("--property", serve_flags.properties,
+                    "librdkafka property KEY=VALUE (repeatable; overrides [kafka] in the config)");
+  serve->add_option("--threads", serve_flags.threads, "Worker threads (default: one per core)");
+
   // search
   CLI::App* search = app.add_subcommand(
       "search",
@@ -972,6 +1060,11 @@ int RunCli(int argc, char** argv) {
       "check", "Validate a config file; errors name the line.\nExample: faultline config check faultline.toml");
   check->add_option("file", check_path, "Config file (TOML)")->required();
 
+  BrokerCommandOptions broker_options;
+  CLI::App* broker = AddBrokerCommand(&app, &broker_options);
+  ProduceCommandOptions produce_options;
+  CLI::App* produce = AddProduceCommand(&app, &produce_options);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -988,6 +1081,9 @@ int RunCli(int argc, char** argv) {
       return RunIngestCommand(db, config_path, files, service, force, strict, quiet,
                               ingest_output, threads, line_format, time_layout);
     }
+    if (serve->parsed()) return RunServeCommand(db, config_path, serve_flags);
+    if (broker->parsed()) return RunBrokerCommand(broker_options, g_interrupted);
+    if (produce->parsed()) return RunProduceCommand(produce_options, g_interrupted);
     if (search->parsed()) {
       return RunSearchCommand(db, search_flags, all ? SIZE_MAX : limit, reverse, count);
     }

@@ -81,9 +81,11 @@ class ConfigReader {
         ReadIngest(*table);
       } else if (name == "templates") {
         ReadTemplates(*table);
+      } else if (name == "kafka") {
+        ReadKafka(*table);
       } else {
         Error(node, "unknown section [" + name +
-                        "] (known: time, limits, fields, storage, ingest, templates, "
+                        "] (known: time, limits, fields, storage, ingest, templates, kafka, "
                         "[[sources]])");
       }
     }
@@ -340,6 +342,30 @@ class ConfigReader {
         Unknown(node, "ingest", name,
                 {"threads", "chunk_bytes", "join_multiline", "line_format", "time_layout"});
       }
+    }
+  }
+
+  // [kafka]: librdkafka properties for `serve`, passed through as given.
+  // Values are strings as librdkafka wants them; integers and booleans are
+  // accepted and converted, since "fetch.wait.max.ms" = 5 is what people
+  // write. librdkafka itself rejects unknown names when serve starts.
+  void ReadKafka(const toml::table& table) {
+    for (const auto& [key, node] : table) {
+      std::string name(key.str());
+      std::string value;
+      if (const auto* text = node.as_string()) {
+        value = text->get();
+      } else if (const auto* integer = node.as_integer()) {
+        value = std::to_string(integer->get());
+      } else if (const auto* boolean = node.as_boolean()) {
+        value = boolean->get() ? "true" : "false";
+      } else {
+        Error(node, "kafka." + name +
+                        " must be a string, integer or boolean (a librdkafka property, e.g. "
+                        "\"fetch.wait.max.ms\" = \"5\")");
+        continue;
+      }
+      config_->kafka_properties.emplace_back(std::move(name), std::move(value));
     }
   }
 

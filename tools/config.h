@@ -14,6 +14,7 @@
 
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/status.h"
@@ -57,6 +58,9 @@ struct Config {
   ingest::MinerOptions miner;
   // Give every log message a template id at ingest ([templates] enabled).
   bool mine_templates = true;
+  // librdkafka properties for `serve` ([kafka] table), applied after
+  // faultline's own defaults.
+  std::vector<std::pair<std::string, std::string>> kafka_properties;
   // [[sources]] in file order; the first that matches a file applies.
   std::vector<SourceSettings> sources;
   std::string path;  // where it was loaded from; empty for defaults

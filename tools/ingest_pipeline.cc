@@ -20,12 +20,16 @@
 #include "ingest/parser.h"
 #include "ingest/template_miner.h"
 #include "storage/store.h"
+#include "tools/internal/stages.h"
 
 namespace faultline::tools {
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
+using internal::BatchPool;
+using internal::ErrorSlot;
+using internal::MiningState;
 
 std::string HumanBytes(double bytes) {
   const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
@@ -46,49 +50,6 @@ struct Work {
   std::vector<storage::StoredTemplate> templates;  // changed by this batch
   storage::EncodedBatch encoded;
   uint64_t end_offset = 0;  // source position after this chunk
-};
-
-// Record batches are recycled rather than rebuilt: their arena, rows and
-// attributes keep their capacity, so they neither regrow (copying all they
-// hold) nor fault in fresh pages for every chunk.
-class BatchPool {
- public:
-  std::unique_ptr<RecordBatch> Acquire() {
-    std::scoped_lock lock(mu_);
-    if (free_.empty()) return std::make_unique<RecordBatch>();
-    std::unique_ptr<RecordBatch> batch = std::move(free_.back());
-    free_.pop_back();
-    return batch;
-  }
-  void Release(std::unique_ptr<RecordBatch> batch) {
-    batch->Clear();
-    std::scoped_lock lock(mu_);
-    free_.push_back(std::move(batch));
-  }
-
- private:
-  std::mutex mu_;
-  std::vector<std::unique_ptr<RecordBatch>> free_;
-};
-
-// Collects the first failure from any pipeline stage.
-class ErrorSlot {
- public:
-  void Set(Status status) {
-    std::scoped_lock lock(mu_);
-    if (status_.ok()) status_ = std::move(status);
-    failed_.store(true, std::memory_order_release);
-  }
-  bool failed() const { return failed_.load(std::memory_order_acquire); }
-  Status Take() {
-    std::scoped_lock lock(mu_);
-    return status_;
-  }
-
- private:
-  std::mutex mu_;
-  Status status_;
-  std::atomic<bool> failed_{false};
 };
 
 class ProgressLine {
@@ -130,113 +91,6 @@ class ProgressLine {
   Clock::time_point last_{};
 };
 
-// One service's share of a batch in the mining stage: its rows in input
-// order and their packed parameters. Reused from batch to batch.
-struct ServiceRows {
-  ingest::TemplateMiner::ServiceHandle service = 0;
-  std::vector<uint32_t> rows;
-  ingest::PreparedMessage prepared;
-  std::vector<std::string_view> params;
-  // Packed parameters, appended to the batch's arena after mining:
-  // appending while mining could move the arena under the prepared
-  // messages, which view into it.
-  std::string packed;
-  std::vector<std::pair<uint32_t, StrRef>> packed_rows;  // row index, ref into `packed`
-};
-
-// The template miner of an ingest run, restored from the store's templates
-// at the start, and its per-batch scratch.
-struct MiningState {
-  std::shared_ptr<const ingest::Masker> masker;
-  std::unique_ptr<ingest::TemplateMiner> miner;
-  std::vector<ServiceRows> groups;                // services of the current batch
-  std::vector<int32_t> group_of;                  // service handle -> index in groups, or -1
-};
-
-Result<std::unique_ptr<MiningState>> StartMining(const Config& config, storage::Store* store) {
-  auto state = std::make_unique<MiningState>();
-  FL_ASSIGN_OR_RETURN(state->masker, ingest::CompileMasker(config.miner));
-  state->miner = std::make_unique<ingest::TemplateMiner>(config.miner, state->masker);
-  FL_ASSIGN_OR_RETURN(std::vector<storage::StoredTemplate> stored, store->LoadTemplates());
-  std::vector<ingest::MinedTemplate> restored;
-  restored.reserve(stored.size());
-  for (storage::StoredTemplate& t : stored) {
-    restored.push_back(ingest::MinedTemplate{t.id, std::move(t.service), std::move(t.text),
-                                             t.count, t.first_seen_ns, t.last_seen_ns,
-                                             std::move(t.example)});
-  }
-  state->miner->Restore(restored);
-  return state;
-}
-
-// Gives every log row with a message its template id and parameters, and
-// collects the templates the batch changed. Rows are grouped by service;
-// services are mined in parallel, each over its own rows in input order, so
-// ids depend only on the order of the input. Each message is prepared
-// (tokenized and masked) right before it is mined: preparing all rows
-// first, in parallel over rows, then mining them, left the prepared
-// messages out of cache and cost more than it saved.
-void MineBatch(MiningState* state, RecordBatch* batch, std::vector<storage::StoredTemplate>* out) {
-  std::vector<RecordRow>& rows = batch->mutable_rows();
-  auto minable = [&](const RecordRow& row) {
-    return row.kind == RecordKind::kLog && row.message.size > 0;
-  };
-
-  // Services are registered in input order (that fixes their id prefixes),
-  // and their rows grouped.
-  size_t used = 0;
-  for (size_t i = 0; i < rows.size(); ++i) {
-    if (!minable(rows[i])) continue;
-    const ingest::TemplateMiner::ServiceHandle service =
-        state->miner->ServiceOf(batch->Get(rows[i].service));
-    if (state->group_of.size() <= service) state->group_of.resize(service + 1, -1);
-    int32_t& group = state->group_of[service];
-    if (group < 0) {
-      if (state->groups.size() <= used) state->groups.emplace_back();
-      group = static_cast<int32_t>(used++);
-      state->groups[static_cast<size_t>(group)].service = service;
-    }
-    state->groups[static_cast<size_t>(group)].rows.push_back(static_cast<uint32_t>(i));
-  }
-
-  tbb::parallel_for(tbb::blocked_range<size_t>(0, used, 1), [&](const tbb::blocked_range<size_t>&
-                                                                    range) {
-    for (size_t g = range.begin(); g < range.end(); ++g) {
-      ServiceRows& group = state->groups[g];
-      for (uint32_t i : group.rows) {
-        RecordRow& row = rows[i];
-        ingest::TemplateMiner::Prepare(*state->masker, batch->Get(row.message), &group.prepared);
-        group.params.clear();
-        row.template_id =
-            state->miner->Mine(group.service, group.prepared, row.ts_ns, &group.params);
-        if (group.params.empty()) continue;
-        const auto begin = static_cast<uint32_t>(group.packed.size());
-        for (std::string_view param : group.params) PackParam(param, &group.packed);
-        group.packed_rows.emplace_back(
-            i, StrRef{begin, static_cast<uint32_t>(group.packed.size() - begin)});
-      }
-    }
-  });
-
-  for (size_t g = 0; g < used; ++g) {
-    ServiceRows& group = state->groups[g];
-    const uint32_t base = batch->ArenaSize();
-    batch->AppendToArena(group.packed);
-    for (const auto& [index, ref] : group.packed_rows) {
-      rows[index].params = StrRef{base + ref.offset, ref.size};
-    }
-    state->group_of[group.service] = -1;
-    group.rows.clear();
-    group.packed.clear();
-    group.packed_rows.clear();
-  }
-  for (ingest::MinedTemplate& t : state->miner->TakeDirty()) {
-    out->push_back(storage::StoredTemplate{t.id, std::move(t.service), std::move(t.text), t.count,
-                                           t.first_seen_ns, t.last_seen_ns,
-                                           std::move(t.example)});
-  }
-}
-
 // Ingests one file. Appends its report to `summary`.
 Status IngestFile(const IngestRequest& request, const std::string& path, storage::Store* store,
                   MiningState* mining, IngestSummary* summary) {
@@ -272,10 +126,9 @@ Status IngestFile(const IngestRequest& request, const std::string& path, storage
     }
   }
 
-  ingest::ParserOptions parser_options = request.config.parser;
-  parser_options.default_service =
-      request.service.empty() ? (is_stdin ? std::string("stdin") : ServiceFromPath(path))
-                              : request.service;
+  ingest::ParserOptions parser_options = request.config.ParserOptionsFor(
+      path, is_stdin ? std::string("stdin") : ServiceFromPath(path));
+  if (!request.service.empty()) parser_options.default_service = request.service;
   const storage::BlockOptions& block_options = store->options().block;
 
   tbb::enumerable_thread_specific<std::unique_ptr<ingest::LineParser>> parsers(
@@ -343,25 +196,13 @@ Status IngestFile(const IngestRequest& request, const std::string& path, storage
             tbb::make_filter<std::shared_ptr<Work>, std::shared_ptr<Work>>(
                 tbb::filter_mode::serial_in_order,
                 [&](std::shared_ptr<Work> work) -> std::shared_ptr<Work> {
-                  if (error.failed() || mining == nullptr || work->batch == nullptr) return work;
-                  try {
-                    MineBatch(mining, work->batch.get(), &work->templates);
-                  } catch (const std::exception& e) {
-                    error.Set(Status::Internal(std::string("template stage: ") + e.what()));
-                  }
+                  internal::MineStage(mining, &error, work.get());
                   return work;
                 }) &
             tbb::make_filter<std::shared_ptr<Work>, std::shared_ptr<Work>>(
                 tbb::filter_mode::parallel,
                 [&](std::shared_ptr<Work> work) -> std::shared_ptr<Work> {
-                  if (error.failed() || work->batch == nullptr) return work;
-                  try {
-                    work->encoded = storage::EncodeBatch(*work->batch, block_options);
-                    work->encoded.templates = std::move(work->templates);
-                    pool.Release(std::move(work->batch));
-                  } catch (const std::exception& e) {
-                    error.Set(Status::Internal(std::string("encode stage: ") + e.what()));
-                  }
+                  internal::EncodeStage(block_options, &pool, &error, work.get());
                   return work;
                 }) &
             tbb::make_filter<std::shared_ptr<Work>, void>(
@@ -440,7 +281,7 @@ Result<IngestSummary> RunIngest(const IngestRequest& request) {
                       storage::Store::Open(request.db_dir, request.config.store));
   std::unique_ptr<MiningState> mining;
   if (request.config.mine_templates) {
-    FL_ASSIGN_OR_RETURN(mining, StartMining(request.config, store.get()));
+    FL_ASSIGN_OR_RETURN(mining, internal::StartMining(request.config, store.get()));
   }
   IngestSummary summary;
   summary.open_seconds = std::chrono::duration<double>(Clock::now() - start).count();

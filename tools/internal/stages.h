@@ -1,0 +1,128 @@
+// Pipeline stage parts shared by `faultline ingest` (files) and `faultline
+// serve` (Kafka): batch recycling, first-error collection, and the template
+// mining stage.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <exception>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "core/record.h"
+#include "core/status.h"
+#include "ingest/template_miner.h"
+#include "storage/store.h"
+#include "tools/config.h"
+
+namespace faultline::tools::internal {
+
+// Record batches are recycled rather than rebuilt: their arena, rows and
+// attributes keep their capacity, so they neither regrow (copying all they
+// hold) nor fault in fresh pages for every chunk.
+class BatchPool {
+ public:
+  std::unique_ptr<RecordBatch> Acquire() {
+    std::scoped_lock lock(mu_);
+    if (free_.empty()) return std::make_unique<RecordBatch>();
+    std::unique_ptr<RecordBatch> batch = std::move(free_.back());
+    free_.pop_back();
+    return batch;
+  }
+  void Release(std::unique_ptr<RecordBatch> batch) {
+    batch->Clear();
+    std::scoped_lock lock(mu_);
+    free_.push_back(std::move(batch));
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<std::unique_ptr<RecordBatch>> free_;
+};
+
+// Collects the first failure from any pipeline stage.
+class ErrorSlot {
+ public:
+  void Set(Status status) {
+    std::scoped_lock lock(mu_);
+    if (status_.ok()) status_ = std::move(status);
+    failed_.store(true, std::memory_order_release);
+  }
+  bool failed() const { return failed_.load(std::memory_order_acquire); }
+  Status Take() {
+    std::scoped_lock lock(mu_);
+    return status_;
+  }
+
+ private:
+  std::mutex mu_;
+  Status status_;
+  std::atomic<bool> failed_{false};
+};
+
+// One service's share of a batch in the mining stage: its rows in input
+// order and their packed parameters. Reused from batch to batch.
+struct ServiceRows {
+  ingest::TemplateMiner::ServiceHandle service = 0;
+  std::vector<uint32_t> rows;
+  ingest::PreparedMessage prepared;
+  std::vector<std::string_view> params;
+  // Packed parameters, appended to the batch's arena after mining:
+  // appending while mining could move the arena under the prepared
+  // messages, which view into it.
+  std::string packed;
+  std::vector<std::pair<uint32_t, StrRef>> packed_rows;  // row index, ref into `packed`
+};
+
+// The template miner of an ingest run, restored from the store's templates
+// at the start, and its per-batch scratch.
+struct MiningState {
+  std::shared_ptr<const ingest::Masker> masker;
+  std::unique_ptr<ingest::TemplateMiner> miner;
+  std::vector<ServiceRows> groups;                // services of the current batch
+  std::vector<int32_t> group_of;                  // service handle -> index in groups, or -1
+};
+
+// The miner restored from the store's templates (mining on).
+Result<std::unique_ptr<MiningState>> StartMining(const Config& config, storage::Store* store);
+
+// Gives every log row of `batch` with a message its template id and
+// parameters, and appends the templates the batch created or changed to
+// `out`. Ids depend only on the order of the input.
+void MineBatch(MiningState* state, RecordBatch* batch, std::vector<storage::StoredTemplate>* out);
+
+// Runs `fn`, turning an exception into the pipeline's failure, named after
+// its stage ("parse", "template", ...).
+template <typename Fn>
+void Guarded(ErrorSlot* error, const char* stage, Fn&& fn) {
+  try {
+    fn();
+  } catch (const std::exception& e) {
+    error->Set(Status::Internal(std::string(stage) + " stage: " + e.what()));
+  }
+}
+
+// The template stage (serial, in order) and the encode stage (parallel) of
+// both pipelines. `Work` has `batch`, `templates` and `encoded`.
+template <typename Work>
+void MineStage(MiningState* mining, ErrorSlot* error, Work* work) {
+  if (error->failed() || mining == nullptr || work->batch == nullptr) return;
+  Guarded(error, "template", [&] { MineBatch(mining, work->batch.get(), &work->templates); });
+}
+
+template <typename Work>
+void EncodeStage(const storage::BlockOptions& options, BatchPool* pool, ErrorSlot* error,
+                 Work* work) {
+  if (error->failed() || work->batch == nullptr) return;
+  Guarded(error, "encode", [&] {
+    work->encoded = storage::EncodeBatch(*work->batch, options);
+    work->encoded.templates = std::move(work->templates);
+    pool->Release(std::move(work->batch));
+  });
+}
+
+}  // namespace faultline::tools::internal

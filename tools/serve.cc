@@ -1,9 +1,11 @@
 #include "tools/serve.h"
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -14,16 +16,24 @@
 #include <oneapi/tbb/parallel_pipeline.h>
 #include <oneapi/tbb/task_arena.h>
 
+#include "core/dead_letter.h"
 #include "ingest/kafka_consumer.h"
+#include "ingest/kafka_producer.h"
 #include "ingest/parser.h"
 #include "storage/store.h"
+#include "tools/http_server.h"
 #include "tools/internal/stages.h"
+#include "tools/metrics.h"
 
 namespace faultline::tools {
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+// How long a member taking over partitions waits for their previous owner's
+// hand-over commit (see RetryHandover).
+constexpr int kTakeoverGraceMs = 2000;
 using internal::BatchPool;
 using internal::ErrorSlot;
 using internal::MiningState;
@@ -51,6 +61,9 @@ struct ServeWork {
   storage::EncodedBatch encoded;
   // The next offset of every partition in the batch.
   std::vector<ingest::PartitionOffset> next_offsets;
+  // Kafka timestamps (ms since the epoch; set by the producer when it was
+  // handed the message), for the produce-to-stored latency.
+  std::vector<int64_t> timestamps_ms;
 };
 
 // Parsers per worker thread and topic. A topic's parser options are the
@@ -86,6 +99,37 @@ class ParserSet {
   ingest::LineParser* last_ = nullptr;
 };
 
+// What /metrics shows. Counters are bumped by the write stage, after the
+// store write they count succeeded; callback gauges are read at scrape time.
+struct ServeMetrics {
+  metrics::Counter* messages_in = nullptr;
+  metrics::Counter* bytes_in = nullptr;
+  metrics::Counter* records_stored = nullptr;
+  metrics::Counter* batches = nullptr;
+  metrics::Counter* pauses = nullptr;
+  metrics::Counter* dead_letter_topic_sent = nullptr;
+  metrics::Family<metrics::Counter>* dead_letters = nullptr;  // by reason
+  metrics::Histogram* batch_seconds = nullptr;  // polled -> stored
+  metrics::Histogram* produce_to_stored = nullptr;  // Kafka timestamp -> stored
+  metrics::Gauge* inflight_bytes = nullptr;
+  metrics::Gauge* paused = nullptr;
+};
+
+// Bytes of the store's files on disk.
+double DirectoryBytes(const std::string& dir) {
+  std::error_code ec;
+  uint64_t total = 0;
+  for (auto it = std::filesystem::recursive_directory_iterator(dir, ec);
+       !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+    std::error_code size_ec;
+    if (it->is_regular_file(size_ec)) {
+      const uint64_t size = it->file_size(size_ec);
+      if (!size_ec) total += size;
+    }
+  }
+  return static_cast<double>(total);
+}
+
 class Server : public ingest::RebalanceListener {
  public:
   Server(const ServeRequest& request, storage::Store* store, MiningState* mining)
@@ -118,10 +162,22 @@ class Server : public ingest::RebalanceListener {
   // pipeline failed).
   void WaitForWrites();
 
+  // Registers the metrics and starts the HTTP endpoint (when an address is
+  // given); needs consumer_ (lag).
+  Status StartHttp();
+  // Sends the batch's dead letters to --dead-letter-topic.
+  void SendDeadLetters(const std::vector<DeadLetter>& dead_letters);
+
   const ServeRequest& request_;
   storage::Store* store_;
   MiningState* mining_;
   std::unique_ptr<ingest::KafkaConsumer> consumer_;
+  std::unique_ptr<ingest::KafkaProducer> dead_letter_producer_;
+  // Declared after consumer_ so that it stops first: scrapes read the lag.
+  metrics::Registry registry_;
+  ServeMetrics metrics_;
+  std::unique_ptr<HttpServer> http_;
+  std::atomic<bool> assigned_once_{false};
   ErrorSlot error_;
   BatchPool pool_;
 
@@ -136,11 +192,22 @@ class Server : public ingest::RebalanceListener {
   ServeSummary totals_;  // written by the write stage only
   // Hand-over commits the broker refused during a rebalance (guarded by mu_).
   std::vector<ingest::PartitionOffset> pending_handover_;
+  Clock::time_point handover_deadline_{};
+  Clock::time_point next_handover_try_{};
 
 };
 
 void Server::OnAssign(std::vector<ingest::PartitionOffset>* partitions,
                       const std::vector<ingest::PartitionOffset>& committed) {
+  {
+    // Back in the group: the new owners of partitions this member gave up
+    // were assigned at the same moment and read their offsets after a grace.
+    std::scoped_lock lock(mu_);
+    if (!pending_handover_.empty()) {
+      handover_deadline_ = Clock::now() + std::chrono::milliseconds(kTakeoverGraceMs);
+      next_handover_try_ = Clock::time_point{};
+    }
+  }
   RetryHandover();
   std::string line = "assigned";
   for (size_t i = 0; i < partitions->size(); ++i) {
@@ -174,6 +241,7 @@ void Server::OnAssign(std::vector<ingest::PartitionOffset>* partitions,
             ")";
   }
   Log(line);
+  assigned_once_.store(true, std::memory_order_release);
 }
 
 void Server::WaitForWrites() {
@@ -206,6 +274,10 @@ void Server::OnRevoke(const std::vector<ingest::TopicPartition>& partitions) {
     Log(committed.message() + " while giving partitions up; retrying once back in the group");
     std::scoped_lock lock(mu_);
     for (const ingest::PartitionOffset& p : offsets) pending_handover_.push_back(p);
+    // Retried on the next assignment (when this member is back in the
+    // group), then while consuming until the new owner's grace runs out.
+    handover_deadline_ = Clock::time_point::max();
+    next_handover_try_ = Clock::time_point{};
   }
   std::string line = "revoked";
   for (const ingest::TopicPartition& tp : partitions) {
@@ -219,16 +291,26 @@ void Server::RetryHandover() {
   std::vector<ingest::PartitionOffset> pending;
   {
     std::scoped_lock lock(mu_);
-    pending.swap(pending_handover_);
+    // Not before the next assignment: librdkafka holds the group re-join
+    // back while a commit is in flight.
+    if (pending_handover_.empty() || handover_deadline_ == Clock::time_point::max() ||
+        Clock::now() < next_handover_try_) {
+      return;
+    }
+    pending = pending_handover_;
+    next_handover_try_ = Clock::now() + std::chrono::milliseconds(100);
   }
-  if (pending.empty()) return;
   const Status committed = consumer_->Commit(pending, /*sync=*/true);
+  std::scoped_lock lock(mu_);
   if (committed.ok()) {
     Log("hand-over offsets committed after the rebalance");
-  } else {
+    pending_handover_.clear();
+  } else if (Clock::now() >= handover_deadline_) {
+    // Past the new owner's grace: a commit now could move its offsets back.
     Log(committed.message() +
-        ": could not commit hand-over offsets; the partitions' next owner starts from the "
-        "previous commit and may store again records this store holds");
+        ": could not commit hand-over offsets in time; the partitions' next owner starts from "
+        "the previous commit and may store again records this store holds");
+    pending_handover_.clear();
   }
 }
 
@@ -238,14 +320,18 @@ std::shared_ptr<ServeWork> Server::Consume(tbb::flow_control& control) {
       control.stop();
       return nullptr;
     }
+    RetryHandover();
     bool paused;
     {
       std::unique_lock lock(mu_);
       if (inflight_bytes_ > request_.max_inflight_bytes && !consumer_->paused()) {
         consumer_->PauseAll();
         ++totals_.pauses;
+        metrics_.pauses->Increment();
+        metrics_.paused->Set(1);
       } else if (consumer_->paused() && inflight_bytes_ <= request_.max_inflight_bytes / 2) {
         consumer_->ResumeAll();
+        metrics_.paused->Set(0);
       }
       paused = consumer_->paused();
       if (paused) {
@@ -270,6 +356,9 @@ std::shared_ptr<ServeWork> Server::Consume(tbb::flow_control& control) {
     std::scoped_lock lock(mu_);
     ++emitted_;
     inflight_bytes_ += work->bytes;
+    metrics_.inflight_bytes->Set(static_cast<int64_t>(inflight_bytes_));
+    metrics_.messages_in->Increment(work->message_count);
+    metrics_.bytes_in->Increment(work->bytes);
     return work;
   }
 }
@@ -298,6 +387,7 @@ void Server::Parse(ServeWork* work, ParserSet* parsers) {
       }
     }
     parser->ParseLine(m.value, static_cast<uint64_t>(m.offset), source, &batch);
+    if (m.timestamp_ms >= 0) work->timestamps_ms.push_back(m.timestamp_ms);
     for (ingest::PartitionOffset& p : work->next_offsets) {
       if (p.partition == m.partition && p.topic == m.topic) {
         p.offset = std::max(p.offset, m.offset + 1);
@@ -324,10 +414,36 @@ void Server::Write(ServeWork* work) {
     uint64_t records = 0;
     for (const storage::EncodedBlock& block : work->encoded.blocks) records += block.record_count;
     const uint64_t dead_letters = work->encoded.dead_letters.size();
+    std::vector<DeadLetter> dead_letter_copies;
+    if (dead_letter_producer_ != nullptr) dead_letter_copies = work->encoded.dead_letters;
+    std::array<uint64_t, kRejectReasonCount> by_reason{};
+    for (const DeadLetter& dl : work->encoded.dead_letters) {
+      ++by_reason[static_cast<size_t>(dl.reason)];
+    }
     Status written = store_->Write(std::move(work->encoded), positions);
     if (!written.ok()) {
       error_.Set(written.WithContext("store write"));
     } else {
+      metrics_.records_stored->Increment(records);
+      metrics_.batches->Increment();
+      for (size_t r = 0; r < by_reason.size(); ++r) {
+        if (by_reason[r] == 0) continue;
+        metrics_.dead_letters
+            ->WithLabels({RejectReasonName(static_cast<RejectReason>(r))})
+            ->Increment(by_reason[r]);
+      }
+      metrics_.batch_seconds->Observe(
+          std::chrono::duration<double>(Clock::now() - work->polled_at).count());
+      // Searchable from here on: a search opened now sees these records.
+      const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                 std::chrono::system_clock::now().time_since_epoch())
+                                 .count();
+      for (const int64_t ts : work->timestamps_ms) {
+        metrics_.produce_to_stored->Observe(static_cast<double>(now_ms - ts) / 1000.0);
+      }
+      // After the store write: a dead letter is in the store before it is
+      // announced, and a restart re-sends at most the last batch's.
+      if (!dead_letter_copies.empty()) SendDeadLetters(dead_letter_copies);
       totals_.messages += work->message_count;
       totals_.records += records;
       totals_.dead_letters += dead_letters;
@@ -348,8 +464,109 @@ void Server::Write(ServeWork* work) {
     std::scoped_lock lock(mu_);
     ++written_;
     inflight_bytes_ -= work->bytes;
+    metrics_.inflight_bytes->Set(static_cast<int64_t>(inflight_bytes_));
   }
   written_cv_.notify_all();
+}
+
+void Server::SendDeadLetters(const std::vector<DeadLetter>& dead_letters) {
+  for (const DeadLetter& dl : dead_letters) {
+    const ingest::KeyValues headers = {
+        {"faultline.reason", std::string(RejectReasonName(dl.reason))},
+        {"faultline.detail", dl.detail},
+        {"faultline.source", dl.source},
+        {"faultline.partition", std::to_string(dl.partition)},
+        {"faultline.offset", std::to_string(dl.offset)},
+    };
+    Status sent = dead_letter_producer_->Produce(request_.dead_letter_topic, dl.source, dl.raw,
+                                                 headers);
+    if (sent.ok()) {
+      metrics_.dead_letter_topic_sent->Increment();
+    } else {
+      // The store holds it; the topic is a convenience.
+      Log("dead-letter topic: " + sent.message() + " (kept in the store)");
+    }
+  }
+  dead_letter_producer_->Poll(0);
+}
+
+Status Server::StartHttp() {
+  auto counter = [&](const char* name, const char* help) -> Result<metrics::Counter*> {
+    return registry_.AddCounter(name, help);
+  };
+  FL_ASSIGN_OR_RETURN(metrics_.messages_in,
+                      counter("faultline_kafka_messages_total", "Kafka messages consumed."));
+  FL_ASSIGN_OR_RETURN(metrics_.bytes_in,
+                      counter("faultline_kafka_bytes_total", "Bytes of Kafka messages consumed."));
+  FL_ASSIGN_OR_RETURN(metrics_.records_stored,
+                      counter("faultline_records_stored_total",
+                              "Records written to the store (with their source positions)."));
+  FL_ASSIGN_OR_RETURN(metrics_.batches,
+                      counter("faultline_batches_stored_total", "Pipeline batches written."));
+  FL_ASSIGN_OR_RETURN(metrics_.pauses,
+                      counter("faultline_consumer_pauses_total",
+                              "Times consumption paused because the writer fell behind."));
+  FL_ASSIGN_OR_RETURN(metrics_.dead_letter_topic_sent,
+                      counter("faultline_dead_letter_topic_messages_total",
+                              "Dead letters handed to the --dead-letter-topic producer."));
+  FL_ASSIGN_OR_RETURN(metrics_.dead_letters,
+                      registry_.AddCounterFamily("faultline_dead_letters_total",
+                                                 "Rejected input lines, by reason.", {"reason"}));
+  FL_ASSIGN_OR_RETURN(
+      metrics_.batch_seconds,
+      registry_.AddHistogram("faultline_batch_seconds",
+                             "Time from a batch's poll to its store write, seconds.",
+                             {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}));
+  FL_ASSIGN_OR_RETURN(
+      metrics_.produce_to_stored,
+      registry_.AddHistogram(
+          "faultline_produce_to_stored_seconds",
+          "Time from a record's Kafka timestamp (when it was produced) to its store write, "
+          "after which searches see it; seconds, per record.",
+          {0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10, 30, 60}));
+  FL_ASSIGN_OR_RETURN(metrics_.inflight_bytes,
+                      registry_.AddGauge("faultline_inflight_bytes",
+                                         "Bytes consumed and not yet stored."));
+  FL_ASSIGN_OR_RETURN(metrics_.paused,
+                      registry_.AddGauge("faultline_consumer_paused",
+                                         "1 while consumption is paused for backpressure."));
+  FL_RETURN_IF_ERROR(registry_.AddCallbackGaugeFamily(
+      "faultline_consumer_lag", "Messages behind the partition's high watermark.",
+      {"topic", "partition"}, [this] {
+        std::vector<metrics::CallbackSample> samples;
+        for (const ingest::PartitionLag& lag : consumer_->Lag()) {
+          if (lag.high_watermark < 0) continue;
+          samples.push_back(metrics::CallbackSample{
+              {lag.topic, std::to_string(lag.partition)}, static_cast<double>(lag.lag)});
+        }
+        return samples;
+      }));
+  FL_RETURN_IF_ERROR(registry_.AddCallbackGauge(
+      "faultline_consumer_partitions", "Partitions assigned to this member.",
+      [this] { return static_cast<double>(consumer_->Assignment().size()); }));
+  FL_RETURN_IF_ERROR(registry_.AddCallbackGauge(
+      "faultline_kafka_client_errors", "Transient Kafka client errors seen (retried).",
+      [this] { return static_cast<double>(consumer_->transient_errors()); }));
+  FL_RETURN_IF_ERROR(registry_.AddCallbackGauge(
+      "faultline_store_bytes", "Size of the store's files on disk.",
+      [this] { return DirectoryBytes(request_.db_dir); }));
+  if (request_.metrics_addr.empty()) return Status::Ok();
+
+  HttpServerOptions options;
+  options.address = request_.metrics_addr;
+  options.address_name = "--metrics-addr";
+  http_ = std::make_unique<HttpServer>(options, &registry_);
+  http_->SetReadinessCheck([this] {
+    if (error_.failed()) return Readiness{false, "failed: " + error_.Take().message()};
+    if (!assigned_once_.load(std::memory_order_acquire)) {
+      return Readiness{false, "waiting for the consumer group to assign partitions"};
+    }
+    return Readiness{true, ""};
+  });
+  FL_RETURN_IF_ERROR(http_->Start());
+  Log("metrics: http://" + request_.metrics_addr.substr(0, request_.metrics_addr.rfind(':')) +
+      ":" + std::to_string(http_->port()) + "/metrics");
+  return Status::Ok();
 }
 
 Status Server::Run(ServeSummary* summary) {
@@ -358,8 +575,17 @@ Status Server::Run(ServeSummary* summary) {
   options.topics = request_.topics;
   options.group = request_.group;
   options.properties = request_.kafka_properties;
+  options.takeover_grace_ms = kTakeoverGraceMs;
   FL_ASSIGN_OR_RETURN(consumer_, ingest::KafkaConsumer::Create(options, this));
-  if (request_.on_ready) request_.on_ready(0);
+  if (!request_.dead_letter_topic.empty()) {
+    ingest::ProducerOptions producer_options;
+    producer_options.bootstrap_servers = request_.brokers;
+    producer_options.properties = {{"linger.ms", "20"}};
+    producer_options.interrupted = request_.stop;
+    FL_ASSIGN_OR_RETURN(dead_letter_producer_, ingest::KafkaProducer::Create(producer_options));
+  }
+  FL_RETURN_IF_ERROR(StartHttp());
+  if (request_.on_ready) request_.on_ready(http_ != nullptr ? http_->port() : 0);
 
   const int threads = request_.config.ingest.threads > 0
                           ? request_.config.ingest.threads
@@ -408,6 +634,11 @@ Status Server::Run(ServeSummary* summary) {
   // synchronously (everything consumed is stored by now).
   Status closed = consumer_->Close();
   if (!closed.ok()) Log(closed.message());
+  if (dead_letter_producer_ != nullptr) {
+    Status flushed = dead_letter_producer_->Flush(5000);
+    if (!flushed.ok()) Log("dead-letter topic: " + flushed.message());
+  }
+  if (http_ != nullptr) http_->Stop();
   *summary = totals_;
   return error_.Take();
 }

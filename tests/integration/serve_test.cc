@@ -17,6 +17,7 @@
 #include <vector>
 
 #include <gtest/gtest.h>
+#include <httplib.h>
 
 #include "core/time.h"
 #include "ingest/kafka_broker.h"
@@ -144,7 +145,8 @@ class ServeTest : public ::testing::Test {
   }
 
   std::unique_ptr<ChildProcess> StartServe(const std::string& db,
-                                           const std::vector<std::string>& extra = {}) {
+                                           const std::vector<std::string>& extra = {},
+                                           const std::string& metrics_addr = "") {
     std::vector<std::string> args = {FaultlineBinary(),
                                      "serve",
                                      "--brokers",
@@ -156,7 +158,7 @@ class ServeTest : public ::testing::Test {
                                      "--db",
                                      db,
                                      "--metrics-addr",
-                                     "",
+                                     metrics_addr,
                                      "--property",
                                      "session.timeout.ms=6000",
                                      "--property",
@@ -376,6 +378,125 @@ TEST_F(ServeTest, MalformedMessagesBecomeDeadLettersWithPartitionAndOffset) {
   EXPECT_NE(dl.out.find("\"partition\":"), std::string::npos) << dl.out;
   EXPECT_NE(dl.out.find("truncated_json"), std::string::npos) << dl.out;
   ExpectExactlyOnce({db}, 100);
+}
+
+// The sum of every sample of `name` in a Prometheus exposition (one sample
+// for an unlabelled metric); -1 when there is none.
+double SampleSum(const std::string& exposition, const std::string& name) {
+  double sum = -1;
+  for (const std::string& line : testing::SplitLines(exposition)) {
+    if (line.rfind(name, 0) != 0) continue;
+    const size_t after = name.size();
+    if (after < line.size() && line[after] != ' ' && line[after] != '{') continue;
+    sum = std::max(sum, 0.0) + std::strtod(line.c_str() + line.rfind(' ') + 1, nullptr);
+  }
+  return sum;
+}
+
+TEST_F(ServeTest, MetricsShowGrowingCountersAndLagAndSigtermDrains) {
+  const std::string db = dir_.Sub("db");
+  std::unique_ptr<ChildProcess> serve = StartServe(db, {}, "127.0.0.1:0");
+  int port = 0;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        const std::string log = ReadFile(dir_.Sub("serve-1.err"));
+        const size_t at = log.find("metrics: http://127.0.0.1:");
+        if (at == std::string::npos) return false;
+        port = std::atoi(log.c_str() + at + std::string("metrics: http://127.0.0.1:").size());
+        return port > 0;
+      },
+      30s))
+      << ServeLogs();
+  httplib::Client client("127.0.0.1", port);
+  client.set_read_timeout(5, 0);
+  auto scrape = [&] {
+    httplib::Result res = client.Get("/metrics");
+    return res && res->status == 200 ? res->body : std::string();
+  };
+  httplib::Result health = client.Get("/healthz");
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->status, 200);
+  httplib::Result ready = client.Get("/readyz");
+  ASSERT_TRUE(ready);
+  EXPECT_EQ(ready->status, 200) << ready->body;  // assigned: StartServe waited for it
+
+  // Produce as fast as the producer goes, faster than serve stores, then
+  // watch the counters grow and the lag appear and drain.
+  auto producer = MakeProducer();
+  ASSERT_NE(producer, nullptr);
+  constexpr int64_t kRecords = 60000;
+  std::thread produce([&] { Produce(producer.get(), 0, kRecords); });
+  std::vector<double> stored;
+  double max_lag = 0;
+  bool saw_lag_family = false;
+  const auto until = std::chrono::steady_clock::now() + 60s;
+  while (std::chrono::steady_clock::now() < until) {
+    const std::string body = scrape();
+    if (!body.empty()) {
+      stored.push_back(SampleSum(body, "faultline_records_stored_total"));
+      const double lag = SampleSum(body, "faultline_consumer_lag");
+      saw_lag_family = saw_lag_family || lag >= 0;
+      max_lag = std::max(max_lag, lag);
+      if (stored.back() >= kRecords) break;
+    }
+    std::this_thread::sleep_for(20ms);
+  }
+  produce.join();
+  ASSERT_GE(stored.size(), 3u);
+  EXPECT_EQ(stored.back(), static_cast<double>(kRecords));
+  int increases = 0;
+  for (size_t i = 1; i < stored.size(); ++i) {
+    EXPECT_GE(stored[i], stored[i - 1]) << "a counter went down";
+    if (stored[i] > stored[i - 1]) ++increases;
+  }
+  EXPECT_GE(increases, 2) << "records stored should grow during the run";
+  EXPECT_TRUE(saw_lag_family);
+  EXPECT_GT(max_lag, 0) << "some lag should show while records arrive";
+  const std::string last = scrape();
+  EXPECT_EQ(SampleSum(last, "faultline_kafka_messages_total"), static_cast<double>(kRecords));
+  EXPECT_GT(SampleSum(last, "faultline_kafka_bytes_total"), 0);
+  EXPECT_GT(SampleSum(last, "faultline_batch_seconds_count"), 0);
+  EXPECT_GT(SampleSum(last, "faultline_store_bytes"), 0);
+  EXPECT_EQ(SampleSum(last, "faultline_consumer_partitions"), kPartitions);
+  // Caught up: the lag drains to zero.
+  EXPECT_TRUE(WaitFor([&] { return SampleSum(scrape(), "faultline_consumer_lag") == 0; }, 30s));
+
+  serve->Signal(SIGTERM);
+  const auto stop_start = std::chrono::steady_clock::now();
+  EXPECT_EQ(serve->Wait(15s), 0) << ServeLogs();
+  EXPECT_LT(std::chrono::steady_clock::now() - stop_start, 10s);
+  ExpectExactlyOnce({db}, kRecords);
+}
+
+TEST_F(ServeTest, DeadLettersAlsoGoToTheDeadLetterTopicWithTheReason) {
+  const std::string db = dir_.Sub("db");
+  const std::string dlq = UniqueName("dead-letters");
+  ASSERT_OK(broker_->CreateTopic(dlq, 1));
+  std::unique_ptr<ChildProcess> serve = StartServe(db, {"--dead-letter-topic", dlq});
+  auto producer = MakeProducer();
+  ASSERT_NE(producer, nullptr);
+  Produce(producer.get(), 0, 50);
+  ASSERT_OK(producer->Produce(topic_, "bad", "{\"ts\": \"2026-11-24T10:00:00Z\", \"msg\": "));
+  ASSERT_OK(producer->Flush(10000));
+  // kcat, an independent client, reads the topic with its headers.
+  std::string out;
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        const testing::CommandResult r = RunCommand(
+            "kcat -C -b " + broker_->bootstrap_servers() + " -t " + dlq +
+            " -o beginning -e -q -f '%h|%s\\n' 2>&1");
+        out = r.out;
+        return out.find("faultline.reason=") != std::string::npos;
+      },
+      60s))
+      << out << ServeLogs();
+  EXPECT_NE(out.find("faultline.reason=truncated_json"), std::string::npos) << out;
+  EXPECT_NE(out.find("faultline.source=" + topic_), std::string::npos) << out;
+  EXPECT_NE(out.find("faultline.partition="), std::string::npos) << out;
+  EXPECT_NE(out.find("\"msg\": "), std::string::npos) << out;
+  serve->Signal(SIGTERM);
+  EXPECT_EQ(serve->Wait(15s), 0) << ServeLogs();
+  ExpectExactlyOnce({db}, 50);
 }
 
 }  // namespace

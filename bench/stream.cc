@@ -16,6 +16,7 @@
 //
 // Usage: faultline_bench_stream --faultline PATH --corpus NDJSON
 //          [--records N] [--runs R] [--rate R] [--seconds S] [--window N]
+//          [--serve-arg ARG]...  (e.g. --serve-arg --threads --serve-arg 3)
 // Build in Release (bench/stream.sh does).
 
 #include <spawn.h>
@@ -58,6 +59,7 @@ struct Flags {
   int rate = 100000;
   int seconds = 20;
   int64_t window = 40000;
+  std::vector<std::string> serve_args;  // --serve-arg, passed to serve
 };
 
 [[noreturn]] void Die(const std::string& message) {
@@ -75,6 +77,7 @@ class Serve {
                                      brokers,         "--topic",   topic,
                                      "--group",       "bench",     "--db",
                                      dir + "/db",     "--metrics-addr", "127.0.0.1:0"};
+    args.insert(args.end(), flags.serve_args.begin(), flags.serve_args.end());
     std::vector<char*> argv;
     for (std::string& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
@@ -220,6 +223,7 @@ int main(int argc, char** argv) {
     else if (arg == "--rate") flags.rate = std::atoi(next().c_str());
     else if (arg == "--seconds") flags.seconds = std::atoi(next().c_str());
     else if (arg == "--window") flags.window = std::atoll(next().c_str());
+    else if (arg == "--serve-arg") flags.serve_args.push_back(next());
     else Die("unknown flag " + arg + " (see the comment at the top of bench/stream.cc)");
   }
   if (flags.faultline.empty() || flags.corpus.empty()) Die("--faultline and --corpus are required");

@@ -10,4 +10,4 @@ bench_bin=$(dirname "$faultline")/../bench/faultline_bench_stream
 corpus="$work/stream-corpus.ndjson"
 [[ -s "$corpus" ]] || "$gen" --records 500000 -o "$corpus"
 "$bench_bin" --faultline "$faultline" --corpus "$corpus" --records "${RECORDS:-2000000}" \
-  --runs "${RUNS:-3}" --rate "${RATE:-100000}" --seconds "${SECONDS_AT_RATE:-20}"
+  --runs "${RUNS:-3}" --rate "${RATE:-100000}" --seconds "${SECONDS_AT_RATE:-20}" "${@:2}"

@@ -42,7 +42,12 @@ int64_t NowMs() {
       .count();
 }
 
-// At most one line a second per kind of message, with a count of the rest.
+bool Contains(const std::vector<TopicPartition>& list, const TopicPartition& tp) {
+  return std::find(list.begin(), list.end(), tp) != list.end();
+}
+
+// At most one line a second (all kinds together), with a count of the rest:
+// a broker that is down makes librdkafka report the same error many times.
 class RateLimitedLog {
  public:
   void Log(const std::string& line) {
@@ -126,13 +131,13 @@ struct KafkaConsumer::Impl {
   RebalanceListener* listener = nullptr;
   mutable std::mutex mu;  // assignment
   std::vector<TopicPartition> assignment;
-  bool debug = false;
+  bool debug = false;  // the "debug" property is set: log librdkafka's debug lines
   int takeover_grace_ms = 0;
   // What this member held before the last revocation: partitions assigned
   // again need no grace (see KafkaConsumerOptions::takeover_grace_ms).
-  std::vector<TopicPartition> held_before;  // the "debug" property is set: log librdkafka's debug lines
+  std::vector<TopicPartition> held_before;
   // Partitions revoked during the current Poll (the rebalance callback runs
-  // inside rd_kafka_consumer_poll): messages of theirs that Poll already
+  // inside rd_kafka_consume_batch_queue): messages of theirs that Poll already
   // gathered were fetched under the old assignment and must not be handed
   // out, or they would be stored after the listener committed past them.
   std::vector<TopicPartition> revoked_in_poll;
@@ -205,7 +210,7 @@ struct KafkaConsumer::Impl {
         bool taking_over = false;
         for (int i = 0; i < parts->cnt && !taking_over; ++i) {
           const TopicPartition tp{parts->elems[i].topic, parts->elems[i].partition};
-          taking_over = std::find(held.begin(), held.end(), tp) == held.end();
+          taking_over = !Contains(held, tp);
         }
         if (taking_over) {
           std::this_thread::sleep_for(std::chrono::milliseconds(takeover_grace_ms));
@@ -272,12 +277,7 @@ struct KafkaConsumer::Impl {
     }
     std::scoped_lock lock(mu);
     held_before = assignment;
-    std::erase_if(assignment, [&](const TopicPartition& tp) {
-      for (const TopicPartition& r : revoked) {
-        if (r == tp) return true;
-      }
-      return false;
-    });
+    std::erase_if(assignment, [&](const TopicPartition& tp) { return Contains(revoked, tp); });
   }
 
   PartitionList AssignedList() const {
@@ -372,10 +372,7 @@ Result<KafkaMessages> KafkaConsumer::Poll(size_t max_messages, size_t max_bytes,
     if (impl.revoked_in_poll.empty()) return;
     std::erase_if(batch.impl_->messages, [&](rd_kafka_message_t* m) {
       const TopicPartition tp{rd_kafka_topic_name(m->rkt), m->partition};
-      if (std::find(impl.revoked_in_poll.begin(), impl.revoked_in_poll.end(), tp) ==
-          impl.revoked_in_poll.end()) {
-        return false;
-      }
+      if (!Contains(impl.revoked_in_poll, tp)) return false;
       batch.impl_->bytes -= m->len + m->key_len;
       rd_kafka_message_destroy(m);
       return true;

@@ -355,15 +355,7 @@ class RocksReader final : public Reader {
     stats.dead_letters_dropped = counters.dead_letters_dropped;
     stats.empty_lines = counters.parse.empty_lines;
     stats.lines = counters.parse.lines;
-    std::error_code ec;
-    for (auto it = std::filesystem::recursive_directory_iterator(rocks_->dir(), ec);
-         !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
-      std::error_code size_ec;
-      if (it->is_regular_file(size_ec)) {
-        const uintmax_t size = it->file_size(size_ec);
-        if (!size_ec) stats.disk_bytes += size;
-      }
-    }
+    stats.disk_bytes = DiskBytes(rocks_->dir());
     return stats;
   }
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <filesystem>
 #include <unordered_map>
 
 #include <rocksdb/write_batch.h>
@@ -245,6 +246,20 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& dir, const StoreOp
   auto store = std::make_unique<RocksStore>(options);
   FL_RETURN_IF_ERROR(store->Open(dir));
   return std::unique_ptr<Store>(std::move(store));
+}
+
+uint64_t DiskBytes(const std::string& dir) {
+  std::error_code ec;
+  uint64_t total = 0;
+  for (auto it = std::filesystem::recursive_directory_iterator(dir, ec);
+       !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+    std::error_code size_ec;
+    if (it->is_regular_file(size_ec)) {
+      const uintmax_t size = it->file_size(size_ec);
+      if (!size_ec) total += size;
+    }
+  }
+  return total;
 }
 
 }  // namespace faultline::storage

@@ -137,4 +137,8 @@ class Store {
   virtual const StoreOptions& options() const = 0;
 };
 
+// Bytes of the store's files on disk (SSTs, WAL, manifest), summed over the
+// directory tree; files that vanish during the walk (compaction) are skipped.
+uint64_t DiskBytes(const std::string& dir);
+
 }  // namespace faultline::storage

@@ -399,32 +399,18 @@ int RunServeCommand(const std::string& db, const std::string& config_path,
   if (flags.threads > 0) config->ingest.threads = flags.threads;
   ServeRequest request;
   request.db_dir = db;
+  // --property comes after [kafka], so it wins.
+  if (Status parsed = ParseKeyValues(flags.properties, "--property", &config->kafka_properties);
+      !parsed.ok()) {
+    return Fail(parsed);
+  }
   request.config = *config;
   request.brokers = flags.brokers;
-  for (const std::string& list : flags.topics) {
-    size_t pos = 0;
-    while (pos <= list.size()) {
-      size_t comma = list.find(',', pos);
-      if (comma == std::string::npos) comma = list.size();
-      if (comma > pos) request.topics.push_back(list.substr(pos, comma - pos));
-      pos = comma + 1;
-    }
-  }
+  request.topics = flags.topics;
   request.group = flags.group;
   request.metrics_addr = flags.metrics_addr;
   request.dead_letter_topic = flags.dead_letter_topic;
-  request.kafka_properties = config->kafka_properties;
-  for (const std::string& property : flags.properties) {
-    const size_t eq = property.find('=');
-    if (eq == std::string::npos || eq == 0) {
-      return Fail(Status::InvalidArgument("--property wants KEY=VALUE, got '" + property + "'"));
-    }
-    request.kafka_properties.emplace_back(property.substr(0, eq), property.substr(eq + 1));
-  }
   request.stop = &g_interrupted;
-  request.log = [](const std::string& line) {
-    std::fprintf(stderr, "faultline serve: %s\n", line.c_str());
-  };
   Result<ServeSummary> summary = RunServe(request);
   if (!summary.ok()) return Fail(summary.status());
   std::fprintf(stderr,
@@ -923,7 +909,9 @@ int RunCli(int argc, char** argv) {
                     "see docs/config.md");
   serve->add_option("--brokers", serve_flags.brokers, "Kafka bootstrap servers, HOST:PORT[,...]")
       ->required();
-  serve->add_option("--topic", serve_flags.topics, "Topics to consume, T[,T2...]")->required();
+  serve->add_option("--topic", serve_flags.topics, "Topics to consume, T[,T2...]")
+      ->required()
+      ->delimiter(',');
   serve->add_option("--group", serve_flags.group,
                     "Consumer group id (default faultline); instances in one group share the "
                     "partitions");

@@ -3,6 +3,7 @@
 #include <fnmatch.h>
 
 #include <algorithm>
+#include <thread>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -505,6 +506,10 @@ bool SourceSettings::Matches(const std::string& file) const {
   const std::filesystem::path absolute = std::filesystem::absolute(file, error);
   return !error &&
          fnmatch(match.c_str(), absolute.lexically_normal().string().c_str(), 0) == 0;
+}
+
+int WorkerThreads(int threads) {
+  return threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
 }
 
 const SourceSettings* Config::SourceFor(const std::string& file) const {

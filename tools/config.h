@@ -25,6 +25,10 @@
 
 namespace faultline::tools {
 
+// Worker threads to use for a setting of `threads`: itself when positive,
+// else one per core.
+int WorkerThreads(int threads);
+
 struct IngestSettings {
   // Worker threads for parsing and encoding; 0 means one per core.
   int threads = 0;

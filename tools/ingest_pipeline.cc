@@ -140,9 +140,7 @@ Status IngestFile(const IngestRequest& request, const std::string& path, storage
   uint64_t records_before = summary->records;
   ParseCounters file_counters;
 
-  int threads = request.config.ingest.threads > 0
-                    ? request.config.ingest.threads
-                    : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const int threads = WorkerThreads(request.config.ingest.threads);
   tbb::task_arena arena(threads);
   arena.execute([&] {
     tbb::parallel_pipeline(

@@ -340,18 +340,6 @@ class LineProducer {
   ProduceTotals totals_;
 };
 
-// "name=value" from --property or --header.
-Status ParseKeyValues(const std::vector<std::string>& items, const char* flag,
-                      ingest::KeyValues* out) {
-  for (const std::string& item : items) {
-    const size_t eq = item.find('=');
-    if (eq == std::string::npos || eq == 0) {
-      return Status::InvalidArgument(std::string(flag) + " wants name=value, got '" + item + "'");
-    }
-    out->emplace_back(item.substr(0, eq), item.substr(eq + 1));
-  }
-  return Status::Ok();
-}
 
 // One line: records read (sent or refused), delivered, and failed, which
 // counts refused lines, failed deliveries and any still in flight.
@@ -373,6 +361,18 @@ void PrintProduceSummary(const ProduceCommandOptions& options, const ProduceTota
 }
 
 }  // namespace
+
+Status ParseKeyValues(const std::vector<std::string>& items, const char* flag,
+                      ingest::KeyValues* out) {
+  for (const std::string& item : items) {
+    const size_t eq = item.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      return Status::InvalidArgument(std::string(flag) + " wants name=value, got '" + item + "'");
+    }
+    out->emplace_back(item.substr(0, eq), item.substr(eq + 1));
+  }
+  return Status::Ok();
+}
 
 // ---- broker -------------------------------------------------------------------
 

@@ -12,7 +12,10 @@
 
 #include <atomic>
 #include <string>
+#include <utility>
 #include <vector>
+
+#include "core/status.h"
 
 namespace CLI {
 class App;
@@ -27,6 +30,11 @@ struct BrokerCommandOptions {
   std::vector<std::string> topics;
   std::string ready_file;  // written (atomically) with the bootstrap address
 };
+
+// Appends each "name=value" of `items` to `out`; InvalidArgument naming
+// `flag` for an item without a name or '='. For --property and --header.
+Status ParseKeyValues(const std::vector<std::string>& items, const char* flag,
+                      std::vector<std::pair<std::string, std::string>>* out);
 
 // Adds the `broker` subcommand to `app`, its flags bound to `options`
 // (which must outlive parsing). Returns the subcommand.

@@ -208,9 +208,7 @@ Status RunPatternsMine(const PatternsMineRequest& request) {
   ingest::TemplateMiner miner(miner_options, masker.value());
   const ingest::Masker& masker_ref = *masker.value();
 
-  const int threads = request.threads > 0
-                          ? request.threads
-                          : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const int threads = WorkerThreads(request.threads);
   const auto start = std::chrono::steady_clock::now();
   uint64_t line_id = 0;
   std::string out;

@@ -5,7 +5,6 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
-#include <filesystem>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -114,21 +113,6 @@ struct ServeMetrics {
   metrics::Gauge* inflight_bytes = nullptr;
   metrics::Gauge* paused = nullptr;
 };
-
-// Bytes of the store's files on disk.
-double DirectoryBytes(const std::string& dir) {
-  std::error_code ec;
-  uint64_t total = 0;
-  for (auto it = std::filesystem::recursive_directory_iterator(dir, ec);
-       !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
-    std::error_code size_ec;
-    if (it->is_regular_file(size_ec)) {
-      const uint64_t size = it->file_size(size_ec);
-      if (!size_ec) total += size;
-    }
-  }
-  return static_cast<double>(total);
-}
 
 class Server : public ingest::RebalanceListener {
  public:
@@ -262,8 +246,8 @@ void Server::OnRevoke(const std::vector<ingest::TopicPartition>& partitions) {
     }
   }
   // The next owner starts at these (or at its own store's, if further on).
-  // A few tries: a commit lost here means the next owner re-reads from the
-  // previous commit, into its own store.
+  // A commit lost here means the next owner re-reads from the previous
+  // commit, into its own store.
   // A broker may refuse commits while the group rebalances (librdkafka's
   // mock broker does, where Kafka accepts them): then they are made on the
   // next assignment, when this member is back in the group, and the new
@@ -370,6 +354,7 @@ void Server::Parse(ServeWork* work, ParserSet* parsers) {
   int32_t last_partition = -1;
   uint32_t source = 0;
   ingest::LineParser* parser = nullptr;
+  ingest::PartitionOffset* next = nullptr;  // the current partition's entry
   for (size_t i = 0; i < work->messages.size(); ++i) {
     const ingest::KafkaMessage m = work->messages[i];
     if (m.topic != last_topic || m.partition != last_partition) {
@@ -382,17 +367,15 @@ void Server::Parse(ServeWork* work, ParserSet* parsers) {
                                return p.partition == m.partition && p.topic == m.topic;
                              });
       if (it == work->next_offsets.end()) {
-        work->next_offsets.push_back(
+        it = work->next_offsets.insert(
+            work->next_offsets.end(),
             ingest::PartitionOffset{std::string(m.topic), m.partition, m.offset + 1});
       }
+      next = &*it;
     }
     parser->ParseLine(m.value, static_cast<uint64_t>(m.offset), source, &batch);
     if (m.timestamp_ms >= 0) work->timestamps_ms.push_back(m.timestamp_ms);
-    for (ingest::PartitionOffset& p : work->next_offsets) {
-      if (p.partition == m.partition && p.topic == m.topic) {
-        p.offset = std::max(p.offset, m.offset + 1);
-      }
-    }
+    next->offset = std::max(next->offset, m.offset + 1);
   }
   work->messages = ingest::KafkaMessages();  // give librdkafka its buffers back
   if (mining_ == nullptr) {
@@ -549,7 +532,7 @@ Status Server::StartHttp() {
       [this] { return static_cast<double>(consumer_->transient_errors()); }));
   FL_RETURN_IF_ERROR(registry_.AddCallbackGauge(
       "faultline_store_bytes", "Size of the store's files on disk.",
-      [this] { return DirectoryBytes(request_.db_dir); }));
+      [this] { return static_cast<double>(storage::DiskBytes(request_.db_dir)); }));
   if (request_.metrics_addr.empty()) return Status::Ok();
 
   HttpServerOptions options;
@@ -574,7 +557,7 @@ Status Server::Run(ServeSummary* summary) {
   options.brokers = request_.brokers;
   options.topics = request_.topics;
   options.group = request_.group;
-  options.properties = request_.kafka_properties;
+  options.properties = request_.config.kafka_properties;
   options.takeover_grace_ms = kTakeoverGraceMs;
   FL_ASSIGN_OR_RETURN(consumer_, ingest::KafkaConsumer::Create(options, this));
   if (!request_.dead_letter_topic.empty()) {
@@ -587,9 +570,7 @@ Status Server::Run(ServeSummary* summary) {
   FL_RETURN_IF_ERROR(StartHttp());
   if (request_.on_ready) request_.on_ready(http_ != nullptr ? http_->port() : 0);
 
-  const int threads = request_.config.ingest.threads > 0
-                          ? request_.config.ingest.threads
-                          : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const int threads = WorkerThreads(request_.config.ingest.threads);
   // A rebalance waits, inside the input stage, for the batches in flight to
   // be written: that needs a second thread even on one core.
   const int arena_threads = std::max(2, threads);

@@ -39,8 +39,6 @@ struct ServeRequest {
   std::string brokers;
   std::vector<std::string> topics;
   std::string group = "faultline";
-  // librdkafka properties ([kafka] in the config file), applied last.
-  std::vector<std::pair<std::string, std::string>> kafka_properties;
   // Prometheus /metrics, /healthz, /readyz; empty: no HTTP.
   std::string metrics_addr = "127.0.0.1:9464";
   // Dead letters also go to this topic (reason in a header); empty: store only.

@@ -262,7 +262,10 @@ uint64_t TemplateMiner::MineMessage(std::string_view service, std::string_view m
   return id;
 }
 
-std::vector<MinedTemplate> TemplateMiner::TakeDirty() { return impl_->state.TakeDirty(); }
+void TemplateMiner::TakeDirty(std::vector<MinedTemplate>* changed,
+                              std::vector<TemplateCounts>* counted) {
+  impl_->state.TakeDirty(changed, counted);
+}
 
 std::vector<MinedTemplate> TemplateMiner::Snapshot() const { return impl_->state.Snapshot(); }
 

@@ -79,6 +79,14 @@ struct MinedTemplate {
   std::string example;  // the first message mined into it (cut at 2 KiB)
 };
 
+// The counters of a template whose text did not change.
+struct TemplateCounts {
+  uint64_t id = 0;
+  uint64_t count = 0;
+  int64_t first_seen_ns = 0;
+  int64_t last_seen_ns = 0;
+};
+
 struct MinerCounters {
   uint64_t messages = 0;
   uint64_t templates = 0;
@@ -119,9 +127,10 @@ class TemplateMiner {
   uint64_t MineMessage(std::string_view service, std::string_view message, int64_t ts_ns,
                        std::vector<std::string>* params);
 
-  // Templates created or changed (text, count, last seen) since the last
-  // call, for persistence; clears the set.
-  std::vector<MinedTemplate> TakeDirty();
+  // What changed since the last call, for persistence, each in id order:
+  // templates created or generalised, in full, to `changed`; the counters
+  // of the others that saw records, to `counted`. Clears the sets.
+  void TakeDirty(std::vector<MinedTemplate>* changed, std::vector<TemplateCounts>* counted);
   // Every template, in id order.
   std::vector<MinedTemplate> Snapshot() const;
   // nullptr when unknown.

@@ -48,7 +48,18 @@ class RocksStore final : public Store {
     } else if (!status.IsNotFound()) {
       return internal::FromRocks(status, "reading next block seq of " + dir);
     }
-    return Status::Ok();
+    // The next template-counters record goes after the last one.
+    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), rocks_.cf(Cf::kMeta)));
+    it->SeekForPrev(internal::TemplateCountsKey(UINT64_MAX));
+    if (it->Valid() && it->key().starts_with(internal::kTemplateCountsPrefix)) {
+      const rocksdb::Slice key = it->key();
+      if (key.size() != internal::kTemplateCountsPrefix.size() + 8) {
+        return Status::Corruption("store " + dir + ": malformed template counters key");
+      }
+      next_counts_seq_ =
+          internal::DecodeFixed64BE(key.data() + internal::kTemplateCountsPrefix.size()) + 1;
+    }
+    return internal::FromRocks(it->status(), "reading template counters of " + dir);
   }
 
   Status Write(EncodedBatch batch, const std::vector<SourcePosition>& positions) override {
@@ -104,9 +115,19 @@ class RocksStore final : public Store {
           Check(write.Put(dead, internal::DeadLetterKey(counters.next_dead_letter_seq++), value)));
     }
     counters.parse.Add(batch.counters);
-    for (const StoredTemplate& stored : batch.templates) {
+    const TemplateUpdates& templates = batch.templates;
+    for (const StoredTemplate& stored : templates.full) {
       FL_RETURN_IF_ERROR(Check(write.Put(rocks_.cf(Cf::kTemplates), internal::TemplateKey(stored.id),
                                          internal::EncodeTemplate(stored))));
+    }
+    uint64_t next_counts_seq = next_counts_seq_;
+    if (templates.fold && next_counts_seq > 0) {
+      FL_RETURN_IF_ERROR(Check(write.DeleteRange(meta, internal::TemplateCountsKey(0),
+                                                 internal::TemplateCountsKey(next_counts_seq))));
+    }
+    if (!templates.counts.empty()) {
+      FL_RETURN_IF_ERROR(Check(write.Put(meta, internal::TemplateCountsKey(next_counts_seq++),
+                                         internal::EncodeTemplateCounts(templates.counts))));
     }
     for (const SourcePosition& position : positions) {
       FL_RETURN_IF_ERROR(Check(write.Put(meta, internal::PositionKey(position.key),
@@ -122,6 +143,7 @@ class RocksStore final : public Store {
                                            "writing a batch to " + rocks_.dir()));
     counters_ = counters;
     next_block_seq_ = next_seq;
+    next_counts_seq_ = next_counts_seq;
     return Status::Ok();
   }
 
@@ -160,6 +182,7 @@ class RocksStore final : public Store {
   internal::RocksDb rocks_;
   internal::StoreCounters counters_;
   uint64_t next_block_seq_ = 1;  // 0 means "none" to SearchNewBlocks callers
+  uint64_t next_counts_seq_ = 0;  // key of the next template-counters record
 };
 
 }  // namespace

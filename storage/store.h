@@ -76,13 +76,37 @@ struct StoredTemplate {
   bool operator==(const StoredTemplate&) const = default;
 };
 
+// The counters of a template whose text did not change. Each only grows
+// (count, last seen) or shrinks (first seen), so records of them merge in
+// any order.
+struct TemplateCount {
+  uint64_t id = 0;
+  uint64_t count = 0;
+  int64_t first_seen_ns = 0;
+  int64_t last_seen_ns = 0;
+
+  bool operator==(const TemplateCount&) const = default;
+};
+
+// What a batch's records changed in the templates, written in the same
+// WriteBatch as the records so counts stay exactly-once with them. A batch
+// touches thousands of templates; rewriting each in full cost serve ~12% of
+// its throughput, so only new and generalised ones are written in full and
+// the others' counters go into one compact record for the batch. Every so
+// often the writer folds those records into full templates (`fold`).
+struct TemplateUpdates {
+  std::vector<StoredTemplate> full;   // created, generalised or folded
+  std::vector<TemplateCount> counts;  // counters only: one record
+  // `full` holds every template the counter records written so far name,
+  // as of this batch: those records are deleted.
+  bool fold = false;
+};
+
 struct EncodedBatch {
   std::vector<EncodedBlock> blocks;
   std::vector<DeadLetter> dead_letters;
   ParseCounters counters;
-  // Templates created or changed by this batch's records: written in the
-  // same WriteBatch, so counts stay exactly-once with the records.
-  std::vector<StoredTemplate> templates;
+  TemplateUpdates templates;
 };
 
 // Groups the batch's rows by service, orders each group by event time (stable,
@@ -127,7 +151,8 @@ class Store {
 
   virtual Result<std::optional<SourcePosition>> GetPosition(const std::string& key) = 0;
 
-  // Every stored template, in id order (to restore a miner after a restart).
+  // Every stored template with its counters brought up to date, in id order
+  // (to restore a miner after a restart).
   virtual Result<std::vector<StoredTemplate>> LoadTemplates() = 0;
 
   // Flushes memtables to SST files (used at the end of a batch ingest so the

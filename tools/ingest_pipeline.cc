@@ -47,7 +47,7 @@ std::string HumanBytes(double bytes) {
 struct Work {
   ingest::Chunk chunk;
   std::unique_ptr<RecordBatch> batch;
-  std::vector<storage::StoredTemplate> templates;  // changed by this batch
+  storage::TemplateUpdates templates;  // what this batch changed
   storage::EncodedBatch encoded;
   uint64_t end_offset = 0;  // source position after this chunk
 };

@@ -131,6 +131,7 @@ void ServiceMiner::Touch(MinerTemplate* t, int64_t ts_ns) {
 namespace {
 
 void RebuildText(MinerTemplate* t) {
+  t->text_changed = true;
   std::string& text = t->info.text;
   text.clear();
   for (size_t i = 0; i < t->tokens.size(); ++i) {
@@ -190,6 +191,7 @@ uint32_t ServiceMiner::Overflow(int64_t ts_ns) {
     t.info.id = uint64_t{prefix_} << kSequenceBits;
     t.info.service = name_;
     t.info.text = std::string(kOverflowText);
+    t.text_changed = true;
     t.overflow = true;
     overflow_ = index;
     by_id_.emplace(t.info.id, index);
@@ -354,10 +356,18 @@ void ServiceMiner::Restore(const MinedTemplate& saved) {
   IndexSkeleton(index);
 }
 
-void ServiceMiner::TakeDirty(std::vector<MinedTemplate>* out) {
+void ServiceMiner::TakeDirty(std::vector<MinedTemplate>* changed,
+                             std::vector<TemplateCounts>* counted) {
   for (uint32_t index : dirty_) {
-    templates_[index].dirty = false;
-    out->push_back(templates_[index].info);
+    MinerTemplate& t = templates_[index];
+    if (t.text_changed) {
+      changed->push_back(t.info);
+    } else {
+      counted->push_back(
+          TemplateCounts{t.info.id, t.info.count, t.info.first_seen_ns, t.info.last_seen_ns});
+    }
+    t.dirty = false;
+    t.text_changed = false;
   }
   dirty_.clear();
 }
@@ -409,12 +419,15 @@ void MinerState::Restore(const MinedTemplate& saved) {
   services_[ServiceIndex(saved.service, prefix)]->Restore(saved);
 }
 
-std::vector<MinedTemplate> MinerState::TakeDirty() {
-  std::vector<MinedTemplate> out;
-  for (auto& service : services_) service->TakeDirty(&out);
-  std::sort(out.begin(), out.end(),
+void MinerState::TakeDirty(std::vector<MinedTemplate>* changed,
+                           std::vector<TemplateCounts>* counted) {
+  const size_t changed_from = changed->size();
+  const size_t counted_from = counted->size();
+  for (auto& service : services_) service->TakeDirty(changed, counted);
+  std::sort(changed->begin() + static_cast<ptrdiff_t>(changed_from), changed->end(),
             [](const MinedTemplate& a, const MinedTemplate& b) { return a.id < b.id; });
-  return out;
+  std::sort(counted->begin() + static_cast<ptrdiff_t>(counted_from), counted->end(),
+            [](const TemplateCounts& a, const TemplateCounts& b) { return a.id < b.id; });
 }
 
 std::vector<MinedTemplate> MinerState::Snapshot() const {

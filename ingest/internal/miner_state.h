@@ -47,7 +47,8 @@ struct MinerTemplate {
   std::vector<std::string> tokens;   // "<*>" where variable
   std::vector<uint64_t> hashes;      // HashBytes(tokens[i])
   std::vector<uint8_t> variable;     // a TokenKind per token
-  bool dirty = false;
+  bool dirty = false;         // saw records since the last TakeDirty
+  bool text_changed = false;  // created or generalised since then
   bool overflow = false;
 };
 
@@ -67,7 +68,7 @@ class ServiceMiner {
   uint64_t Mine(const PreparedMessage& prepared, int64_t ts_ns,
                 std::vector<std::string_view>* params);
   void Restore(const MinedTemplate& saved);
-  void TakeDirty(std::vector<MinedTemplate>* out);
+  void TakeDirty(std::vector<MinedTemplate>* changed, std::vector<TemplateCounts>* counted);
   void Snapshot(std::vector<MinedTemplate>* out) const;
   const MinedTemplate* Find(uint64_t id) const;
   const MinerCounters& counters() const { return counters_; }
@@ -125,7 +126,7 @@ class MinerState {
   size_t service_count() const { return services_.size(); }
 
   void Restore(const MinedTemplate& t);
-  std::vector<MinedTemplate> TakeDirty();
+  void TakeDirty(std::vector<MinedTemplate>* changed, std::vector<TemplateCounts>* counted);
   std::vector<MinedTemplate> Snapshot() const;
   const MinedTemplate* Find(uint64_t id) const;
   MinerCounters counters() const;

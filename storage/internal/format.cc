@@ -173,6 +173,47 @@ bool DecodeTemplate(std::string_view bytes, StoredTemplate* stored) {
   return true;
 }
 
+std::string TemplateCountsKey(uint64_t seq) {
+  std::string key(kTemplateCountsPrefix);
+  PutFixed64BE(&key, seq);
+  return key;
+}
+
+std::string EncodeTemplateCounts(const std::vector<TemplateCount>& counts) {
+  std::string out;
+  out.push_back(static_cast<char>(kValueVersion));
+  PutVarint64(&out, counts.size());
+  for (const TemplateCount& c : counts) {
+    PutFixed64BE(&out, c.id);
+    PutVarint64(&out, c.count);
+    PutZigZag(&out, c.first_seen_ns);
+    PutZigZag(&out, c.last_seen_ns);
+  }
+  return out;
+}
+
+bool DecodeTemplateCounts(std::string_view bytes, std::vector<TemplateCount>* counts) {
+  Cursor cursor(bytes);
+  uint8_t version = 0;
+  uint64_t n = 0;
+  // Each entry takes at least 11 bytes: a bound before reserving.
+  if (!cursor.GetByte(&version) || version != kValueVersion || !cursor.GetVarint64(&n) ||
+      n > bytes.size() / 11) {
+    return false;
+  }
+  counts->reserve(counts->size() + n);
+  for (uint64_t i = 0; i < n; ++i) {
+    TemplateCount& c = counts->emplace_back();
+    std::string_view id;
+    if (!cursor.GetBytes(8, &id) || !cursor.GetVarint64(&c.count) ||
+        !cursor.GetZigZag(&c.first_seen_ns) || !cursor.GetZigZag(&c.last_seen_ns)) {
+      return false;
+    }
+    c.id = DecodeFixed64BE(id.data());
+  }
+  return cursor.empty();
+}
+
 std::string PositionKey(std::string_view source_key) {
   std::string key(kPositionPrefix);
   key.append(source_key);

@@ -36,6 +36,9 @@ inline constexpr std::string_view kSchemaVersionKey = "schema_version";
 inline constexpr std::string_view kCountersKey = "counters";
 inline constexpr std::string_view kNextBlockSeqKey = "next_block_seq";
 inline constexpr std::string_view kPositionPrefix = "pos/";
+// Followed by a sequence (u64 big-endian): one record of template counters
+// per batch (TemplateUpdates), until a fold deletes them.
+inline constexpr std::string_view kTemplateCountsPrefix = "template_counts/";
 
 // block_index key prefixes; each followed by the block seq (u64 big-endian),
 // so one prefix scan lists every summary in write order.
@@ -78,6 +81,9 @@ std::string PositionKey(std::string_view source_key);
 std::string TemplateKey(uint64_t id);
 std::string EncodeTemplate(const StoredTemplate& stored);
 bool DecodeTemplate(std::string_view bytes, StoredTemplate* stored);
+std::string TemplateCountsKey(uint64_t seq);
+std::string EncodeTemplateCounts(const std::vector<TemplateCount>& counts);
+bool DecodeTemplateCounts(std::string_view bytes, std::vector<TemplateCount>* counts);
 std::string EncodePosition(const SourcePosition& position);
 // `key` is the source key (the meta key without its prefix).
 bool DecodePosition(std::string_view key, std::string_view bytes, SourcePosition* position);

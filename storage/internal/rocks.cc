@@ -1,6 +1,8 @@
 #include "storage/internal/rocks.h"
 
+#include <algorithm>
 #include <filesystem>
+#include <unordered_map>
 #include <vector>
 
 #include <cstdarg>
@@ -262,6 +264,40 @@ Result<std::vector<StoredTemplate>> ReadTemplates(RocksDb& rocks) {
     templates.push_back(std::move(stored));
   }
   FL_RETURN_IF_ERROR(FromRocks(it->status(), "reading templates of " + rocks.dir()));
+
+  // Bring the counters up to date from the records written since the last
+  // fold. Counters only grow (first seen only shrinks): any order merges.
+  std::unordered_map<uint64_t, size_t> index_of;
+  index_of.reserve(templates.size());
+  for (size_t i = 0; i < templates.size(); ++i) index_of.emplace(templates[i].id, i);
+  it.reset(rocks.db()->NewIterator(rocksdb::ReadOptions(), rocks.cf(Cf::kMeta)));
+  std::vector<TemplateCount> counts;
+  for (it->Seek(TemplateCountsKey(0)); it->Valid() && it->key().starts_with(kTemplateCountsPrefix);
+       it->Next()) {
+    counts.clear();
+    const rocksdb::Slice key = it->key();
+    const std::string record =
+        key.size() == kTemplateCountsPrefix.size() + 8
+            ? std::to_string(DecodeFixed64BE(key.data() + kTemplateCountsPrefix.size()))
+            : "'" + key.ToString() + "'";
+    if (!DecodeTemplateCounts(std::string_view(it->value().data(), it->value().size()), &counts)) {
+      return Status::Corruption("store " + rocks.dir() + ": template counters record " +
+                                record + " is malformed");
+    }
+    for (const TemplateCount& c : counts) {
+      auto found = index_of.find(c.id);
+      if (found == index_of.end()) {
+        return Status::Corruption("store " + rocks.dir() + ": template counters record " +
+                                  record + " names template " + std::to_string(c.id) +
+                                  ", which is not stored");
+      }
+      StoredTemplate& t = templates[found->second];
+      t.count = std::max(t.count, c.count);
+      t.first_seen_ns = std::min(t.first_seen_ns, c.first_seen_ns);
+      t.last_seen_ns = std::max(t.last_seen_ns, c.last_seen_ns);
+    }
+  }
+  FL_RETURN_IF_ERROR(FromRocks(it->status(), "reading template counters of " + rocks.dir()));
   return templates;
 }
 

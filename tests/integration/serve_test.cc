@@ -458,6 +458,9 @@ TEST_F(ServeTest, MetricsShowGrowingCountersAndLagAndSigtermDrains) {
   EXPECT_GT(SampleSum(last, "faultline_batch_seconds_count"), 0);
   EXPECT_GT(SampleSum(last, "faultline_store_bytes"), 0);
   EXPECT_EQ(SampleSum(last, "faultline_consumer_partitions"), kPartitions);
+  // A fresh topic's offsets start at 0: the next offsets stored add up to
+  // the records.
+  EXPECT_EQ(SampleSum(last, "faultline_stored_offset"), static_cast<double>(kRecords));
   // Caught up: the lag drains to zero.
   EXPECT_TRUE(WaitFor([&] { return SampleSum(scrape(), "faultline_consumer_lag") == 0; }, 30s));
 

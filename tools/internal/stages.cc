@@ -1,5 +1,7 @@
 #include "tools/internal/stages.h"
 
+#include <algorithm>
+
 #include <oneapi/tbb/blocked_range.h>
 #include <oneapi/tbb/parallel_for.h>
 
@@ -18,6 +20,10 @@ Result<std::unique_ptr<MiningState>> StartMining(const Config& config, storage::
                                              std::move(t.example)});
   }
   state->miner->Restore(restored);
+  // Counter records a previous run left unfolded name templates this run
+  // does not know to fold: the first fold, at the first batch, covers all.
+  for (const ingest::MinedTemplate& t : restored) state->unfolded.insert(t.id);
+  if (!restored.empty()) state->batches_since_fold = kTemplateFoldBatches - 1;
   return state;
 }
 
@@ -28,7 +34,7 @@ Result<std::unique_ptr<MiningState>> StartMining(const Config& config, storage::
 // (tokenized and masked) right before it is mined: preparing all rows
 // first, in parallel over rows, then mining them, left the prepared
 // messages out of cache and cost more than it saved.
-void MineBatch(MiningState* state, RecordBatch* batch, std::vector<storage::StoredTemplate>* out) {
+void MineBatch(MiningState* state, RecordBatch* batch, storage::TemplateUpdates* out) {
   std::vector<RecordRow>& rows = batch->mutable_rows();
   auto minable = [&](const RecordRow& row) {
     return row.kind == RecordKind::kLog && row.message.size > 0;
@@ -82,11 +88,41 @@ void MineBatch(MiningState* state, RecordBatch* batch, std::vector<storage::Stor
     group.packed.clear();
     group.packed_rows.clear();
   }
-  for (ingest::MinedTemplate& t : state->miner->TakeDirty()) {
-    out->push_back(storage::StoredTemplate{t.id, std::move(t.service), std::move(t.text), t.count,
-                                           t.first_seen_ns, t.last_seen_ns,
-                                           std::move(t.example)});
+  TakeTemplateUpdates(state, out);
+}
+
+void TakeTemplateUpdates(MiningState* state, storage::TemplateUpdates* out) {
+  auto full = [&](ingest::MinedTemplate t) {
+    out->full.push_back(storage::StoredTemplate{t.id, std::move(t.service), std::move(t.text),
+                                                t.count, t.first_seen_ns, t.last_seen_ns,
+                                                std::move(t.example)});
+  };
+  state->changed.clear();
+  state->counted.clear();
+  state->miner->TakeDirty(&state->changed, &state->counted);
+  for (ingest::MinedTemplate& t : state->changed) {
+    // Written in full now, after any counter record of it.
+    state->unfolded.erase(t.id);
+    full(std::move(t));
   }
+  if (state->counted.empty()) return;
+  for (const ingest::TemplateCounts& c : state->counted) state->unfolded.insert(c.id);
+  if (++state->batches_since_fold < kTemplateFoldBatches) {
+    for (const ingest::TemplateCounts& c : state->counted) {
+      out->counts.push_back(
+          storage::TemplateCount{c.id, c.count, c.first_seen_ns, c.last_seen_ns});
+    }
+    return;
+  }
+  // Fold: every template the records name, in full, as of this batch.
+  std::vector<uint64_t> ids(state->unfolded.begin(), state->unfolded.end());
+  std::sort(ids.begin(), ids.end());
+  for (uint64_t id : ids) {
+    if (const ingest::MinedTemplate* t = state->miner->Find(id)) full(*t);
+  }
+  out->fold = true;
+  state->unfolded.clear();
+  state->batches_since_fold = 0;
 }
 
 }  // namespace faultline::tools::internal

@@ -10,6 +10,7 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -85,7 +86,22 @@ struct MiningState {
   std::unique_ptr<ingest::TemplateMiner> miner;
   std::vector<ServiceRows> groups;                // services of the current batch
   std::vector<int32_t> group_of;                  // service handle -> index in groups, or -1
+  // Templates named by counter records since the last fold, and how many
+  // batches wrote such records (see storage::TemplateUpdates).
+  std::unordered_set<uint64_t> unfolded;
+  size_t batches_since_fold = 0;
+  std::vector<ingest::MinedTemplate> changed;   // scratch for TakeDirty
+  std::vector<ingest::TemplateCounts> counted;  // scratch for TakeDirty
 };
+
+// Batches between folds of the template counter records: bounds what a
+// restart reads back (a record per batch) against the cost of a fold (every
+// template they name, written in full).
+inline constexpr size_t kTemplateFoldBatches = 256;
+
+// Moves what the miner changed since the last call into `out`, folding the
+// counter records every kTemplateFoldBatches batches.
+void TakeTemplateUpdates(MiningState* state, storage::TemplateUpdates* out);
 
 // The miner restored from the store's templates (mining on).
 Result<std::unique_ptr<MiningState>> StartMining(const Config& config, storage::Store* store);
@@ -93,7 +109,7 @@ Result<std::unique_ptr<MiningState>> StartMining(const Config& config, storage::
 // Gives every log row of `batch` with a message its template id and
 // parameters, and appends the templates the batch created or changed to
 // `out`. Ids depend only on the order of the input.
-void MineBatch(MiningState* state, RecordBatch* batch, std::vector<storage::StoredTemplate>* out);
+void MineBatch(MiningState* state, RecordBatch* batch, storage::TemplateUpdates* out);
 
 // Runs `fn`, turning an exception into the pipeline's failure, named after
 // its stage ("parse", "template", ...).

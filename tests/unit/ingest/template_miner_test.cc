@@ -88,9 +88,23 @@ TEST(TemplateMiner, IdsStableAcrossRestart) {
   TemplateMiner first(options, masker);
   std::vector<uint64_t> ids;
   for (const std::string& line : lines) ids.push_back(first.MineMessage("svc", line, 1, nullptr));
-  std::vector<MinedTemplate> saved = first.TakeDirty();
+  std::vector<MinedTemplate> saved;
+  std::vector<TemplateCounts> counted;
+  first.TakeDirty(&saved, &counted);
   EXPECT_EQ(saved.size(), 3u);
-  EXPECT_TRUE(first.TakeDirty().empty());
+  EXPECT_TRUE(counted.empty());
+  // Seen again with its text unchanged: only its counters are dirty.
+  EXPECT_EQ(first.MineMessage("svc", "job failed", 7, nullptr), ids[3]);
+  std::vector<MinedTemplate> changed;
+  first.TakeDirty(&changed, &counted);
+  EXPECT_TRUE(changed.empty());
+  ASSERT_EQ(counted.size(), 1u);
+  EXPECT_EQ(counted[0].id, ids[3]);
+  EXPECT_EQ(counted[0].count, 2u);
+  EXPECT_EQ(counted[0].last_seen_ns, 7);
+  counted.clear();
+  first.TakeDirty(&changed, &counted);
+  EXPECT_TRUE(changed.empty() && counted.empty());
   const uint64_t next_before = first.MineMessage("svc", "brand new thing", 1, nullptr);
 
   TemplateMiner second(options, masker);

@@ -69,14 +69,14 @@ TEST(StoreTest, TemplatesPersistAndLaterVersionsReplaceEarlierOnes) {
     std::unique_ptr<Store> store = OpenStore(dir);
     ASSERT_NE(store, nullptr);
     EncodedBatch batch;
-    batch.templates = {first, second};
+    batch.templates.full = {first, second};
     ASSERT_OK(store->Write(std::move(batch), {}));
     // The same id again: generalised text, more records, later last-seen.
     first.text = "<*> <*> 200";
     first.count = 9;
     first.last_seen_ns = 99;
     EncodedBatch update;
-    update.templates = {first};
+    update.templates.full = {first};
     ASSERT_OK(store->Write(std::move(update), {}));
   }
   std::unique_ptr<Store> store = OpenStore(dir);
@@ -90,6 +90,74 @@ TEST(StoreTest, TemplatesPersistAndLaterVersionsReplaceEarlierOnes) {
   Result<std::vector<StoredTemplate>> read = reader->Templates();
   ASSERT_OK(read.status());
   EXPECT_EQ(*read, (std::vector<StoredTemplate>{first, second}));
+}
+
+// Counter records bring templates up to date, in any order, across a
+// restart, and a fold replaces them with full templates.
+TEST(StoreTest, TemplateCounterRecordsMergeAndFold) {
+  faultline::testing::TempDir tmp;
+  const std::string dir = tmp.Sub("db");
+  StoredTemplate a{0x1234'0000'0001ULL, "api", "GET <*> 200", 3, 10, 20, "GET /a 200"};
+  StoredTemplate b{0x1234'0000'0002ULL, "api", "user <*> logged in", 1, 15, 15, "user x"};
+  auto load = [&](Store* store) {
+    Result<std::vector<StoredTemplate>> loaded = store->LoadTemplates();
+    EXPECT_OK(loaded.status());
+    return loaded.ok() ? *loaded : std::vector<StoredTemplate>{};
+  };
+  {
+    std::unique_ptr<Store> store = OpenStore(dir);
+    ASSERT_NE(store, nullptr);
+    EncodedBatch created;
+    created.templates.full = {a, b};
+    ASSERT_OK(store->Write(std::move(created), {}));
+    EncodedBatch later;
+    later.templates.counts = {TemplateCount{a.id, 7, 10, 50}};
+    ASSERT_OK(store->Write(std::move(later), {}));
+    // An older record written after a newer one changes nothing.
+    EncodedBatch stale;
+    stale.templates.counts = {TemplateCount{a.id, 5, 12, 40}, TemplateCount{b.id, 4, 5, 16}};
+    ASSERT_OK(store->Write(std::move(stale), {}));
+  }
+  a.count = 7;
+  a.last_seen_ns = 50;
+  b.count = 4;
+  b.first_seen_ns = 5;
+  b.last_seen_ns = 16;
+  {
+    // After a restart the next record goes after the existing ones.
+    std::unique_ptr<Store> store = OpenStore(dir);
+    ASSERT_NE(store, nullptr);
+    EXPECT_EQ(load(store.get()), (std::vector<StoredTemplate>{a, b}));
+    EncodedBatch more;
+    more.templates.counts = {TemplateCount{b.id, 6, 5, 30}};
+    ASSERT_OK(store->Write(std::move(more), {}));
+    b.count = 6;
+    b.last_seen_ns = 30;
+    EXPECT_EQ(load(store.get()), (std::vector<StoredTemplate>{a, b}));
+    std::unique_ptr<Reader> reader = OpenReader(dir);
+    ASSERT_NE(reader, nullptr);
+    Result<std::vector<StoredTemplate>> read = reader->Templates();
+    ASSERT_OK(read.status());
+    EXPECT_EQ(*read, (std::vector<StoredTemplate>{a, b}));
+
+    // The fold writes both in full (a with a lower count than its records,
+    // to show the records are gone) and deletes the records.
+    StoredTemplate folded_a = a;
+    folded_a.count = 1;
+    EncodedBatch fold;
+    fold.templates.full = {folded_a, b};
+    fold.templates.fold = true;
+    ASSERT_OK(store->Write(std::move(fold), {}));
+    EXPECT_EQ(load(store.get()), (std::vector<StoredTemplate>{folded_a, b}));
+    EncodedBatch after;
+    after.templates.counts = {TemplateCount{a.id, 2, 10, 60}};
+    ASSERT_OK(store->Write(std::move(after), {}));
+  }
+  std::unique_ptr<Store> store = OpenStore(dir);
+  ASSERT_NE(store, nullptr);
+  a.count = 2;
+  a.last_seen_ns = 60;
+  EXPECT_EQ(load(store.get()), (std::vector<StoredTemplate>{a, b}));
 }
 
 TEST(StoreTest, TemplateHistogramCountsRecordsPerTemplateAndBucket) {

@@ -4,11 +4,7 @@
 
 namespace faultline {
 
-namespace {
-
-// `lower` is lower-case ASCII. ASCII folding, not std::tolower: a call per
-// byte that also depends on the process locale (parsed per record).
-bool EqualsIgnoreCase(std::string_view text, std::string_view lower) {
+bool EqualsIgnoreCaseAscii(std::string_view text, std::string_view lower) {
   if (text.size() != lower.size()) return false;
   for (size_t i = 0; i < text.size(); ++i) {
     const char c = text[i];
@@ -17,6 +13,9 @@ bool EqualsIgnoreCase(std::string_view text, std::string_view lower) {
   }
   return true;
 }
+
+namespace {
+
 
 }  // namespace
 
@@ -31,7 +30,7 @@ std::string_view RecordKindName(RecordKind kind) {
 
 bool ParseRecordKind(std::string_view text, RecordKind* out) {
   for (RecordKind kind : {RecordKind::kLog, RecordKind::kSpan, RecordKind::kMetric}) {
-    if (EqualsIgnoreCase(text, RecordKindName(kind))) {
+    if (EqualsIgnoreCaseAscii(text, RecordKindName(kind))) {
       *out = kind;
       return true;
     }
@@ -76,7 +75,7 @@ bool ParseLevel(std::string_view text, Level* out) {
   };
   if (text.empty() || text.size() > 13) return false;
   for (const Name& name : kNames) {
-    if (EqualsIgnoreCase(text, name.text)) {
+    if (EqualsIgnoreCaseAscii(text, name.text)) {
       *out = name.level;
       return true;
     }

@@ -26,6 +26,10 @@ inline constexpr size_t kRecordKindCount = 3;
 std::string_view RecordKindName(RecordKind kind);  // "log", "span", "metric"
 bool ParseRecordKind(std::string_view text, RecordKind* out);
 
+// `text` equals `lower` (lower-case ASCII) ignoring ASCII case. ASCII
+// folding, not std::tolower: no call per byte, no dependence on the locale.
+bool EqualsIgnoreCaseAscii(std::string_view text, std::string_view lower);
+
 // Severity, ordered so that `level >= Level::kWarn` means "warn or worse".
 // kUnknown sorts below everything: a record without a level is never "warn+".
 enum class Level : uint8_t {

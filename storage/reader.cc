@@ -269,6 +269,35 @@ class RocksReader final : public Reader {
     return internal::ReadTemplates(*rocks_);
   }
 
+  Status ReadSeries(int64_t since_ns, int64_t until_ns, const std::vector<std::string>& services,
+                    const std::function<bool(ServiceBucket&&)>& emit) override {
+    if (since_ns >= until_ns) return Status::Ok();
+    const std::string end = SeriesKey(until_ns, "");
+    rocksdb::ReadOptions read_options;
+    const rocksdb::Slice upper(end);
+    read_options.iterate_upper_bound = &upper;
+    std::unique_ptr<rocksdb::Iterator> it(
+        rocks_->db()->NewIterator(read_options, rocks_->cf(Cf::kSeries)));
+    for (it->Seek(SeriesKey(since_ns, "")); it->Valid(); it->Next()) {
+      ServiceBucket bucket;
+      const rocksdb::Slice key = it->key();
+      if (!ParseSeriesKey(std::string_view(key.data(), key.size()), &bucket.start_ns,
+                          &bucket.service)) {
+        return Status::Corruption("store " + rocks_->dir() + ": malformed series key");
+      }
+      if (!services.empty() &&
+          std::find(services.begin(), services.end(), bucket.service) == services.end()) {
+        continue;
+      }
+      if (!DecodeSeriesValue(std::string_view(it->value().data(), it->value().size()), &bucket)) {
+        return Status::Corruption("store " + rocks_->dir() + ": series of " + bucket.service +
+                                  " at " + std::to_string(bucket.start_ns) + " is malformed");
+      }
+      if (!emit(std::move(bucket))) break;
+    }
+    return internal::FromRocks(it->status(), "reading series of " + rocks_->dir());
+  }
+
   Result<std::map<uint64_t, std::vector<uint64_t>>> TemplateHistogram(const Query& query,
                                                                        size_t buckets) override {
     if (buckets == 0 || query.since_ns == INT64_MIN || query.until_ns == INT64_MAX ||

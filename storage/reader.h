@@ -90,6 +90,13 @@ class Reader {
   // Every stored template, in id order.
   virtual Result<std::vector<StoredTemplate>> Templates() = 0;
 
+  // The rollups of buckets starting in [since_ns, until_ns), in bucket then
+  // service order; only `services` when not empty. Calls `emit` per bucket;
+  // it returns false to stop.
+  virtual Status ReadSeries(int64_t since_ns, int64_t until_ns,
+                            const std::vector<std::string>& services,
+                            const std::function<bool(ServiceBucket&&)>& emit) = 0;
+
   // Records matching `query` per template id, in `buckets` equal time
   // buckets over [query.since_ns, query.until_ns) (which must be finite).
   // Records without a template are not counted.

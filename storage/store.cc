@@ -129,6 +129,11 @@ class RocksStore final : public Store {
       FL_RETURN_IF_ERROR(Check(write.Put(meta, internal::TemplateCountsKey(next_counts_seq++),
                                          internal::EncodeTemplateCounts(templates.counts))));
     }
+    for (const ServiceBucket& bucket : batch.series) {
+      FL_RETURN_IF_ERROR(Check(write.Merge(rocks_.cf(Cf::kSeries),
+                                           SeriesKey(bucket.start_ns, bucket.service),
+                                           EncodeSeriesValue(bucket))));
+    }
     for (const SourcePosition& position : positions) {
       FL_RETURN_IF_ERROR(Check(write.Put(meta, internal::PositionKey(position.key),
                                          internal::EncodePosition(position))));

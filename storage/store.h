@@ -28,6 +28,7 @@
 
 #include "core/record.h"
 #include "core/status.h"
+#include "storage/series.h"
 
 namespace faultline::storage {
 
@@ -107,6 +108,9 @@ struct EncodedBatch {
   std::vector<DeadLetter> dead_letters;
   ParseCounters counters;
   TemplateUpdates templates;
+  // Rollups of the batch's records (storage/series.h), merged into the
+  // `series` column family.
+  std::vector<ServiceBucket> series;
 };
 
 // Groups the batch's rows by service, orders each group by event time (stable,

@@ -22,14 +22,20 @@
 #include "core/time.h"
 #include "storage/reader.h"
 #include "tools/config.h"
+#include "tools/internal/cli_util.h"
 #include "tools/ingest_pipeline.h"
 #include "tools/kafka_commands.h"
 #include "tools/patterns_mine.h"
 #include "tools/serve.h"
+#include "tools/signals_commands.h"
 
 namespace faultline::tools {
 
 namespace {
+
+using internal::Fail;
+using internal::Palette;
+using internal::StdoutIsTerminal;
 
 constexpr int kExitError = 1;
 constexpr int kExitUsage = 2;
@@ -43,34 +49,6 @@ std::string DefaultDb() {
   if (const char* env = std::getenv("FAULTLINE_DB"); env != nullptr && *env != '\0') return env;
   return "faultline-data";
 }
-
-int Fail(const Status& status) {
-  std::fprintf(stderr, "faultline: %s\n", status.message().empty()
-                                              ? status.ToString().c_str()
-                                              : status.message().c_str());
-  return kExitError;
-}
-
-// Colours for levels when stdout is a terminal.
-struct Palette {
-  bool enabled = false;
-  const char* Level(Level level) const {
-    if (!enabled) return "";
-    switch (level) {
-      case Level::kFatal:
-      case Level::kError: return "\033[1;31m";
-      case Level::kWarn: return "\033[33m";
-      case Level::kInfo: return "\033[32m";
-      case Level::kDebug:
-      case Level::kTrace: return "\033[2m";
-      case Level::kUnknown: return "";
-    }
-    return "";
-  }
-  const char* Dim() const { return enabled ? "\033[2m" : ""; }
-  const char* Bold() const { return enabled ? "\033[1m" : ""; }
-  const char* Reset() const { return enabled ? "\033[0m" : ""; }
-};
 
 enum class OutputFormat { kText, kJson, kLogfmt };
 
@@ -254,7 +232,6 @@ struct FilterFlags {
   }
 };
 
-bool StdoutIsTerminal() { return isatty(STDOUT_FILENO) == 1; }
 
 // ---- ingest ----------------------------------------------------------------
 
@@ -694,19 +671,7 @@ std::string Trend(const std::vector<uint64_t>& buckets, bool first_seen_in_windo
 }
 
 std::string Sparkline(const std::vector<uint64_t>& buckets) {
-  static const char* kBars[] = {"\u2581", "\u2582", "\u2583", "\u2584",
-                                "\u2585", "\u2586", "\u2587", "\u2588"};
-  uint64_t peak = 0;
-  for (uint64_t n : buckets) peak = std::max(peak, n);
-  std::string out;
-  for (uint64_t n : buckets) {
-    if (n == 0) {
-      out += " ";
-      continue;
-    }
-    out += kBars[std::min<uint64_t>(7, (n * 8 - 1) / std::max<uint64_t>(peak, 1))];
-  }
-  return out;
+  return internal::Sparkline(std::vector<double>(buckets.begin(), buckets.end()));
 }
 
 int RunPatternsCommand(const std::string& db, const PatternsFlags& flags) {
@@ -1049,6 +1014,16 @@ int RunCli(int argc, char** argv) {
   check->add_option("file", check_path, "Config file (TOML)")->required();
 
   BrokerCommandOptions broker_options;
+  SignalsFlags signals_flags;
+  CLI::App* signals = AddSignalsCommand(&app, &signals_flags);
+  add_db(signals);
+  AnomaliesFlags anomalies_flags;
+  CLI::App* anomalies = AddAnomaliesCommand(&app, &anomalies_flags);
+  add_db(anomalies);
+  TopologyFlags topology_flags;
+  CLI::App* topology = AddTopologyCommand(&app, &topology_flags);
+  add_db(topology);
+
   CLI::App* broker = AddBrokerCommand(&app, &broker_options);
   ProduceCommandOptions produce_options;
   CLI::App* produce = AddProduceCommand(&app, &produce_options);
@@ -1070,6 +1045,9 @@ int RunCli(int argc, char** argv) {
                               ingest_output, threads, line_format, time_layout);
     }
     if (serve->parsed()) return RunServeCommand(db, config_path, serve_flags);
+    if (signals->parsed()) return RunSignalsCommand(db, signals_flags);
+    if (anomalies->parsed()) return RunAnomaliesCommand(db, anomalies_flags);
+    if (topology->parsed()) return RunTopologyCommand(db, topology_flags);
     if (broker->parsed()) return RunBrokerCommand(broker_options, g_interrupted);
     if (produce->parsed()) return RunProduceCommand(produce_options, g_interrupted);
     if (search->parsed()) {

@@ -84,10 +84,12 @@ class ConfigReader {
         ReadTemplates(*table);
       } else if (name == "kafka") {
         ReadKafka(*table);
+      } else if (name == "signals") {
+        ReadSignals(*table);
       } else {
         Error(node, "unknown section [" + name +
                         "] (known: time, limits, fields, storage, ingest, templates, kafka, "
-                        "[[sources]])");
+                        "signals, [[sources]])");
       }
     }
     CheckTimeLayoutsAreUsed();
@@ -255,6 +257,96 @@ class ConfigReader {
         }
         target->push_back(text->get());
       }
+    }
+  }
+
+  void ReadSignals(const toml::table& table) {
+    for (const auto& [key, node] : table) {
+      const std::string name(key.str());
+      const std::string full = "signals." + name;
+      if (name == "enabled") {
+        if (!node.is_boolean()) {
+          Error(node, full + " must be true or false");
+        } else {
+          config_->rollups = *node.value<bool>();
+        }
+      } else if (name == "bucket") {
+        int64_t ns = 0;
+        Duration(node, full, &ns);
+        if (ns > 0 && (ns < 1'000'000'000 || ns > 3600'000'000'000 || ns % 1'000'000'000 != 0)) {
+          Error(node, full + " must be whole seconds between 1s and 1h");
+        } else if (ns > 0) {
+          config_->rollup.bucket_ns = ns;
+        }
+      } else if (name == "max_dimension_values") {
+        Int(node, full, 1, 1 << 20, &config_->rollup.max_dimension_values);
+      } else if (name == "rules") {
+        ReadSignalRules(node);
+      } else {
+        Unknown(node, "signals", name, {"enabled", "bucket", "max_dimension_values", "rules"});
+      }
+    }
+  }
+
+  // [[signals.rules]]: match (a regex), family, kind, and optionally target
+  // ("text", the default, or "signal") and direction ("up", "down", "any").
+  void ReadSignalRules(const toml::node& node) {
+    const toml::array* rules = node.as_array();
+    if (rules == nullptr) {
+      Error(node, "signals.rules must be an array of tables ([[signals.rules]])");
+      return;
+    }
+    for (const toml::node& item : *rules) {
+      const toml::table* table = item.as_table();
+      if (table == nullptr) {
+        Error(item, "each [[signals.rules]] entry must be a table");
+        continue;
+      }
+      correlate::SignalRule rule;
+      bool has_match = false, has_family = false;
+      for (const auto& [key, value] : *table) {
+        const std::string name(key.str());
+        const std::string full = "signals.rules." + name;
+        std::optional<std::string> text = String(value, full);
+        if (!text) continue;
+        if (name == "match") {
+          rule.pattern = *text;
+          has_match = !text->empty();
+        } else if (name == "family") {
+          has_family = correlate::ParseFamily(*text, &rule.family);
+          if (!has_family) {
+            Error(value, full + " must be infrastructure, demand or software, got '" + *text + "'");
+          }
+        } else if (name == "kind") {
+          rule.kind = *text;
+        } else if (name == "target") {
+          if (*text == "text") {
+            rule.target = correlate::SignalRule::Target::kText;
+          } else if (*text == "signal") {
+            rule.target = correlate::SignalRule::Target::kSignal;
+          } else {
+            Error(value, full + " must be text or signal, got '" + *text + "'");
+          }
+        } else if (name == "direction") {
+          if (*text == "up") {
+            rule.direction = 1;
+          } else if (*text == "down") {
+            rule.direction = -1;
+          } else if (*text == "any") {
+            rule.direction = 0;
+          } else {
+            Error(value, full + " must be up, down or any, got '" + *text + "'");
+          }
+        } else {
+          Unknown(value, "signals.rules", name, {"match", "family", "kind", "target", "direction"});
+        }
+      }
+      if (!has_match || !has_family) {
+        Error(item, "a [[signals.rules]] entry needs match and family");
+        continue;
+      }
+      if (rule.kind.empty()) rule.kind = "custom";
+      config_->signal_rules.push_back(std::move(rule));
     }
   }
 
@@ -581,6 +673,8 @@ Result<Config> ParseConfig(const std::string& text, const std::string& path,
     if (!miner_ok.ok()) errors->push_back(ConfigError{0, 0, miner_ok.message()});
     Status store_ok = config.store.Validate();
     if (!store_ok.ok()) errors->push_back(ConfigError{0, 0, store_ok.message()});
+    Status rules_ok = correlate::SignalClassifier::Create(config.signal_rules).status();
+    if (!rules_ok.ok()) errors->push_back(ConfigError{0, 0, rules_ok.message()});
   }
   if (!errors->empty()) return JoinErrors(*errors, path);
   return config;

@@ -20,6 +20,8 @@
 #include "core/status.h"
 #include "core/time.h"
 #include "ingest/parser.h"
+#include "correlate/families.h"
+#include "correlate/rollup.h"
 #include "ingest/template_miner.h"
 #include "storage/store.h"
 
@@ -62,6 +64,11 @@ struct Config {
   ingest::MinerOptions miner;
   // Give every log message a template id at ingest ([templates] enabled).
   bool mine_templates = true;
+  // Rollups at ingest ([signals]): bucket width and attribute keys.
+  correlate::RollupOptions rollup;
+  bool rollups = true;  // [signals] enabled
+  // [[signals.rules]]: family rules tried before the built-in ones.
+  std::vector<correlate::SignalRule> signal_rules;
   // librdkafka properties for `serve` ([kafka] table), applied after
   // faultline's own defaults.
   std::vector<std::pair<std::string, std::string>> kafka_properties;

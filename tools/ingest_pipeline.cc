@@ -130,6 +130,8 @@ Status IngestFile(const IngestRequest& request, const std::string& path, storage
       path, is_stdin ? std::string("stdin") : ServiceFromPath(path));
   if (!request.service.empty()) parser_options.default_service = request.service;
   const storage::BlockOptions& block_options = store->options().block;
+  const correlate::RollupOptions* rollup =
+      request.config.rollups ? &request.config.rollup : nullptr;
 
   tbb::enumerable_thread_specific<std::unique_ptr<ingest::LineParser>> parsers(
       [&] { return std::make_unique<ingest::LineParser>(parser_options); });
@@ -183,8 +185,7 @@ Status IngestFile(const IngestRequest& request, const std::string& path, storage
                       // Nothing to do in order between parsing and encoding:
                       // encode now, on this thread, while the batch is still
                       // in its cache (as before mining had a stage of its own).
-                      work->encoded = storage::EncodeBatch(batch, block_options);
-                      pool.Release(std::move(work->batch));
+                      internal::EncodeStage(block_options, rollup, &pool, &error, work.get());
                     }
                   } catch (const std::exception& e) {
                     error.Set(Status::Internal(std::string("parse stage: ") + e.what()));
@@ -200,7 +201,7 @@ Status IngestFile(const IngestRequest& request, const std::string& path, storage
             tbb::make_filter<std::shared_ptr<Work>, std::shared_ptr<Work>>(
                 tbb::filter_mode::parallel,
                 [&](std::shared_ptr<Work> work) -> std::shared_ptr<Work> {
-                  internal::EncodeStage(block_options, &pool, &error, work.get());
+                  internal::EncodeStage(block_options, rollup, &pool, &error, work.get());
                   return work;
                 }) &
             tbb::make_filter<std::shared_ptr<Work>, void>(

@@ -151,6 +151,9 @@ class Server : public ingest::RebalanceListener {
   Status StartHttp();
   // Sends the batch's dead letters to --dead-letter-topic.
   void SendDeadLetters(const std::vector<DeadLetter>& dead_letters);
+  const correlate::RollupOptions* rollup() const {
+    return request_.config.rollups ? &request_.config.rollup : nullptr;
+  }
 
   const ServeRequest& request_;
   storage::Store* store_;
@@ -379,8 +382,9 @@ void Server::Parse(ServeWork* work, ParserSet* parsers) {
   }
   work->messages = ingest::KafkaMessages();  // give librdkafka its buffers back
   if (mining_ == nullptr) {
-    work->encoded = storage::EncodeBatch(batch, store_->options().block);
-    pool_.Release(std::move(work->batch));
+    // Nothing to do in order between parsing and encoding: encode now,
+    // while the batch is in this thread's cache.
+    internal::EncodeStage(store_->options().block, rollup(), &pool_, &error_, work);
   }
 }
 
@@ -617,7 +621,8 @@ Status Server::Run(ServeSummary* summary) {
             tbb::make_filter<std::shared_ptr<ServeWork>, std::shared_ptr<ServeWork>>(
                 tbb::filter_mode::parallel,
                 [&](std::shared_ptr<ServeWork> work) {
-                  internal::EncodeStage(store_->options().block, &pool_, &error_, work.get());
+                  internal::EncodeStage(store_->options().block, rollup(), &pool_, &error_,
+                                        work.get());
                   return work;
                 }) &
             tbb::make_filter<std::shared_ptr<ServeWork>, void>(

@@ -9,11 +9,13 @@
 
 #include <rocksdb/cache.h>
 #include <rocksdb/env.h>
+#include <rocksdb/merge_operator.h>
 #include <rocksdb/options.h>
 #include <rocksdb/table.h>
 
 #include "storage/internal/coding.h"
 #include "storage/internal/format.h"
+#include "storage/series.h"
 
 namespace faultline::storage::internal {
 
@@ -40,6 +42,31 @@ std::shared_ptr<rocksdb::Cache> SharedBlockCache() {
   return cache;
 }
 
+// Merges rollup operands (storage/series.h): every series of a service and
+// bucket, point by point. Associative and commutative, like the rollups.
+// A malformed operand fails the merge, which RocksDB reports as corruption
+// of the key on read.
+class SeriesMergeOperator final : public rocksdb::AssociativeMergeOperator {
+ public:
+  bool Merge(const rocksdb::Slice& /*key*/, const rocksdb::Slice* existing_value,
+             const rocksdb::Slice& value, std::string* new_value,
+             rocksdb::Logger* /*logger*/) const override {
+    ServiceBucket merged;
+    if (existing_value != nullptr &&
+        !DecodeSeriesValue(std::string_view(existing_value->data(), existing_value->size()),
+                           &merged)) {
+      return false;
+    }
+    ServiceBucket operand;
+    if (!DecodeSeriesValue(std::string_view(value.data(), value.size()), &operand)) return false;
+    merged.width_ns = std::max(merged.width_ns, operand.width_ns);
+    MergeEntries(&merged.entries, operand.entries);
+    *new_value = EncodeSeriesValue(merged);
+    return true;
+  }
+  const char* Name() const override { return "faultline.series.v1"; }
+};
+
 rocksdb::ColumnFamilyOptions CfOptions(Cf cf, size_t write_buffer_bytes) {
   rocksdb::ColumnFamilyOptions options;
   options.write_buffer_size = write_buffer_bytes;
@@ -63,6 +90,7 @@ rocksdb::ColumnFamilyOptions CfOptions(Cf cf, size_t write_buffer_bytes) {
     table.block_size = 32 * 1024;
     options.compression = rocksdb::kNoCompression;
   }
+  if (cf == Cf::kSeries) options.merge_operator = std::make_shared<SeriesMergeOperator>();
   options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   // Non-block column families are small; the full budget would only delay
   // their flushes.

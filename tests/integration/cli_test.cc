@@ -4,6 +4,8 @@
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
+#include <random>
 #include <cstdlib>
 #include <thread>
 #include <set>
@@ -461,6 +463,83 @@ TEST_F(CliTest, TailFollowPrintsRecordsIngestedLater) {
   int late = 0;
   for (const std::string& line : lines) late += line.find("\"late ") != std::string::npos;
   EXPECT_EQ(late, 25);
+}
+
+}  // namespace
+}  // namespace faultline
+
+namespace faultline {
+namespace {
+
+// 40 minutes of a gateway calling api (logs and spans), with api failing
+// (ERROR lines, status 503) from minute 30: the rollups show it, the
+// anomaly scan dates it, the topology has the call.
+TEST_F(CliTest, SignalsAnomaliesAndTopologyOnAnOutage) {
+  const std::string path = dir_.Sub("outage.ndjson");
+  {
+    std::ofstream out(path);
+    const int64_t t0 = 1'767'225'600;  // 2026-01-01T00:00:00Z
+    std::mt19937 rng(5);
+    for (int s = 0; s < 40 * 60; ++s) {
+      const bool failing = s >= 30 * 60;
+      for (int k = 0; k < 5; ++k) {
+        const int64_t ns = (t0 + s) * 1'000'000'000LL + k * 100'000'000LL;
+        const std::string trace = std::to_string(s * 10 + k) + "abcdef0123456789abcdef";
+        const bool error = failing ? rng() % 2 == 0 : rng() % 500 == 0;
+        out << R"({"ts_ns":)" << ns << R"(,"service":"gateway","level":"INFO","msg":"request )"
+            << k << R"( routed","status":)" << (error ? 503 : 200) << R"(,"trace_id":")" << trace
+            << "\"}\n";
+        out << R"({"ts_ns":)" << ns + 1000 << R"(,"service":"api","level":")"
+            << (error ? "ERROR" : "INFO") << R"(","msg":")"
+            << (error ? "upstream pool exhausted after 3 tries" : "served chat completion")
+            << R"(","trace_id":")" << trace << "\"}\n";
+        out << R"({"kind":"span","ts_ns":)" << ns << R"(,"service":"gateway","name":"route","trace_id":")"
+            << trace << R"(","span_id":"g)" << s * 10 + k << R"(","duration_us":)" << 5000
+            << "}\n";
+        out << R"({"kind":"span","ts_ns":)" << ns + 1000
+            << R"(,"service":"api","name":"complete","trace_id":")" << trace << R"(","span_id":"a)"
+            << s * 10 + k << R"(","parent_span_id":"g)" << s * 10 + k << R"(","duration_us":)"
+            << (error ? 90000 : 3000) << "}\n";
+      }
+    }
+  }
+  ASSERT_EQ(Ingest("-q " + ShellQuote(path)).exit_code, 0);
+
+  CommandResult signals = RunCommand(Fl() + " signals --db " + Db() +
+                                     " --service api --signal errors -o json");
+  ASSERT_EQ(signals.exit_code, 0) << signals.err;
+  ASSERT_EQ(Lines(signals.out).size(), 1u) << signals.out;
+  EXPECT_EQ(JsonString(signals.out, "signal"), "errors");
+  EXPECT_EQ(JsonInt(signals.out, "bucket_seconds"), 10);
+
+  CommandResult text = RunCommand(Fl() + " signals --db " + Db() + " --service gateway");
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_NE(text.out.find("http.5xx"), std::string::npos) << text.out;
+
+  CommandResult anomalies = RunCommand(Fl() + " anomalies --db " + Db() +
+                                       " --since 2026-01-01T00:20:00Z -o json");
+  ASSERT_EQ(anomalies.exit_code, 0) << anomalies.err;
+  bool api_errors = false;
+  for (const std::string& line : Lines(anomalies.out)) {
+    if (JsonString(line, "service") != "api" || JsonString(line, "signal") != "errors") continue;
+    api_errors = true;
+    EXPECT_EQ(JsonString(line, "direction"), "up");
+    EXPECT_EQ(JsonString(line, "family"), "software");
+    // The failure starts at 00:30:00: the onset is that bucket.
+    EXPECT_EQ(JsonString(line, "onset"), "2026-01-01T00:30:00Z") << line;
+  }
+  EXPECT_TRUE(api_errors) << anomalies.out;
+
+  CommandResult topology = RunCommand(Fl() + " topology --db " + Db() + " -o json");
+  ASSERT_EQ(topology.exit_code, 0) << topology.err;
+  const std::vector<std::string> edges = Lines(topology.out);
+  ASSERT_EQ(edges.size(), 1u) << topology.out;
+  EXPECT_EQ(JsonString(edges[0], "caller"), "gateway");
+  EXPECT_EQ(JsonString(edges[0], "callee"), "api");
+  EXPECT_EQ(JsonInt(edges[0], "calls"), 5 * 40 * 60)
+      << "the window is the last hour of data, so every call";
+  CommandResult dot = RunCommand(Fl() + " topology --db " + Db() + " -o dot");
+  EXPECT_NE(dot.out.find("\"gateway\" -> \"api\""), std::string::npos) << dot.out;
 }
 
 }  // namespace

@@ -16,6 +16,7 @@
 
 #include "core/record.h"
 #include "core/status.h"
+#include "correlate/rollup.h"
 #include "ingest/template_miner.h"
 #include "storage/store.h"
 #include "tools/config.h"
@@ -131,11 +132,12 @@ void MineStage(MiningState* mining, ErrorSlot* error, Work* work) {
 }
 
 template <typename Work>
-void EncodeStage(const storage::BlockOptions& options, BatchPool* pool, ErrorSlot* error,
-                 Work* work) {
+void EncodeStage(const storage::BlockOptions& options, const correlate::RollupOptions* rollup,
+                 BatchPool* pool, ErrorSlot* error, Work* work) {
   if (error->failed() || work->batch == nullptr) return;
   Guarded(error, "encode", [&] {
     work->encoded = storage::EncodeBatch(*work->batch, options);
+    if (rollup != nullptr) work->encoded.series = correlate::Rollup(*work->batch, *rollup);
     work->encoded.templates = std::move(work->templates);
     pool->Release(std::move(work->batch));
   });

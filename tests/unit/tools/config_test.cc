@@ -63,6 +63,52 @@ join_multiline = false
   EXPECT_FALSE(config->parser.join_multiline);
 }
 
+TEST(ConfigTest, ReadsSignalsAndTheirRules) {
+  std::vector<ConfigError> errors;
+  Result<Config> config = Parse(R"(
+[signals]
+bucket = "30s"
+max_dimension_values = 50
+[[signals.rules]]
+match = "payment provider"
+family = "infrastructure"
+kind = "third_party"
+direction = "up"
+)",
+                                &errors);
+  ASSERT_TRUE(config.ok()) << config.status().ToString();
+  EXPECT_EQ(config->rollup.bucket_ns, 30'000'000'000);
+  EXPECT_EQ(config->rollup.max_dimension_values, 50u);
+  ASSERT_EQ(config->signal_rules.size(), 1u);
+  EXPECT_EQ(config->signal_rules[0].family, correlate::Family::kInfrastructure);
+  EXPECT_EQ(config->signal_rules[0].direction, 1);
+
+  errors.clear();
+  Result<Config> bad = Parse(R"(
+[signals]
+bucket = "1500ms"
+[[signals.rules]]
+match = "x"
+family = "weather"
+[[signals.rules]]
+match = "(unclosed"
+family = "software"
+)",
+                             &errors);
+  ASSERT_FALSE(bad.ok());
+  const std::string message = bad.status().message();
+  EXPECT_NE(message.find("whole seconds"), std::string::npos) << message;
+  EXPECT_NE(message.find("weather"), std::string::npos) << message;
+}
+
+TEST(ConfigTest, BadSignalRulePatternIsAConfigError) {
+  std::vector<ConfigError> errors;
+  Result<Config> bad = Parse("[[signals.rules]]\nmatch = \"(unclosed\"\nfamily = \"software\"\n",
+                             &errors);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("(unclosed"), std::string::npos) << bad.status().message();
+}
+
 TEST(ConfigTest, SyntaxErrorNamesLineAndColumn) {
   std::vector<ConfigError> errors;
   Result<Config> config = Parse("[limits]\nmax_depth = = 3\n", &errors);

@@ -1,0 +1,359 @@
+#include "correlate/rollup.h"
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <cmath>
+#include <string_view>
+#include <tuple>
+#include <unordered_map>
+
+namespace faultline::correlate {
+
+namespace {
+
+using storage::SeriesEntry;
+using storage::SeriesPoint;
+using storage::ServiceBucket;
+
+enum Builtin : uint32_t {
+  kRecords,
+  kErrors,
+  kWarnings,
+  kHttpRequests,
+  kHttp4xx,
+  kHttp5xx,
+  kHttp429,
+  kLatency,
+  kSpanCalls,
+  kSpanErrors,
+  kSpanLatency,
+  kBuiltinCount
+};
+constexpr std::array<std::string_view, kBuiltinCount> kBuiltinNames = {
+    "records",  "errors",  "warnings", "http.requests", "http.4xx",    "http.5xx",
+    "http.429", "latency", "span.calls", "span.errors", "span.latency"};
+
+enum class Role : uint8_t { kStatus, kLatencyMs, kLatencyUs, kLatencyS, kHost, kRegion, kEndpoint };
+
+// Signals kept per dimension too, and where they sit in DimAcc.
+enum DimSignal : uint32_t { kDimRecords, kDimErrors, kDim5xx, kDim429, kDimSpanErrors, kDimCount };
+constexpr std::array<Builtin, kDimCount> kDimBuiltin = {kRecords, kErrors, kHttp5xx, kHttp429,
+                                                        kSpanErrors};
+constexpr std::array<std::string_view, 3> kDimPrefix = {"host=", "region=", "endpoint="};
+
+bool ParseNumber(std::string_view text, double* out) {
+  if (text.empty()) return false;
+  const char* end = text.data() + text.size();
+  auto [ptr, ec] = std::from_chars(text.data(), end, *out);
+  return ec == std::errc() && ptr == end && std::isfinite(*out);
+}
+
+struct StringHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
+};
+template <typename V>
+using StringMap = std::unordered_map<std::string, V, StringHash, std::equal_to<>>;
+
+// One dimension value's series within a (service, bucket).
+struct DimAcc {
+  std::array<uint64_t, kDimCount> counts{};
+  Histogram latency, span_latency;
+};
+
+// Everything one service's rows said within one bucket. Plain counters and
+// small maps: the per-row cost is a few increments, not a map of strings.
+struct Acc {
+  uint32_t service = 0;
+  int64_t bucket = 0;
+  std::array<uint64_t, kBuiltinCount> counts{};
+  Histogram latency, span_latency;
+  std::unordered_map<uint64_t, uint64_t> templates;
+  std::unordered_map<uint32_t, SeriesPoint> metrics;  // by metric name index
+  std::unordered_map<uint32_t, DimAcc> dims;          // by dimension id
+};
+
+class Builder {
+ public:
+  Builder(const RecordBatch& batch, const RollupOptions& options)
+      : batch_(batch), options_(options) {
+    auto add = [&](const std::vector<std::string>& keys, Role role) {
+      for (const std::string& key : keys) roles_.emplace(key, role);
+    };
+    add(options.status_keys, Role::kStatus);
+    add(options.latency_ms_keys, Role::kLatencyMs);
+    add(options.latency_us_keys, Role::kLatencyUs);
+    add(options.latency_s_keys, Role::kLatencyS);
+    add(options.host_keys, Role::kHost);
+    add(options.region_keys, Role::kRegion);
+    add(options.endpoint_keys, Role::kEndpoint);
+  }
+
+  void AddRow(const RecordRow& row) {
+    const uint32_t service = ServiceIndex(row.service);
+    Acc& acc = AccFor(service, FloorBucket(row.ts_ns));
+    std::array<uint32_t, 3> dims{};  // host, region, endpoint ids (0: none)
+    int status = -1;
+    double latency_ms = NAN;
+    const std::vector<AttrRef>& attrs = batch_.attrs();
+    for (uint32_t a = row.attr_begin; a < row.attr_begin + row.attr_count; ++a) {
+      auto found = roles_.find(batch_.Get(attrs[a].key));
+      if (found == roles_.end()) continue;
+      const std::string_view value = batch_.Get(attrs[a].value);
+      double number = 0;
+      switch (found->second) {
+        case Role::kStatus:
+          if (ParseNumber(value, &number) && number >= 100 && number < 600) {
+            status = static_cast<int>(number);
+          }
+          break;
+        case Role::kLatencyMs:
+          if (ParseNumber(value, &number)) latency_ms = number;
+          break;
+        case Role::kLatencyUs:
+          if (ParseNumber(value, &number)) latency_ms = number / 1e3;
+          break;
+        case Role::kLatencyS:
+          if (ParseNumber(value, &number)) latency_ms = number * 1e3;
+          break;
+        case Role::kHost:
+          dims[0] = Dimension(service, 0, value);
+          break;
+        case Role::kRegion:
+          dims[1] = Dimension(service, 1, value);
+          break;
+        case Role::kEndpoint:
+          dims[2] = Dimension(service, 2, value);
+          break;
+      }
+    }
+    std::array<DimAcc*, 3> dim_accs{};
+    for (size_t d = 0; d < 3; ++d) {
+      if (dims[d] != 0) dim_accs[d] = &acc.dims[dims[d]];
+    }
+    auto count = [&](Builtin signal, int dim_signal) {
+      ++acc.counts[signal];
+      if (dim_signal < 0) return;
+      for (DimAcc* d : dim_accs) {
+        if (d != nullptr) ++d->counts[static_cast<size_t>(dim_signal)];
+      }
+    };
+    switch (row.kind) {
+      case RecordKind::kLog:
+        count(kRecords, kDimRecords);
+        if (row.level >= Level::kError) count(kErrors, kDimErrors);
+        if (row.level == Level::kWarn) count(kWarnings, -1);
+        if (row.template_id != 0) ++acc.templates[row.template_id];
+        if (status >= 0) {
+          count(kHttpRequests, -1);
+          if (status >= 500) count(kHttp5xx, kDim5xx);
+          if (status >= 400 && status < 500) count(kHttp4xx, -1);
+          if (status == 429) count(kHttp429, kDim429);
+        }
+        if (!std::isnan(latency_ms)) {
+          const int32_t index = Histogram::IndexOfValue(latency_ms);
+          acc.latency.AddIndex(index);
+          // Per region and endpoint, not per host: hosts are many, and a
+          // histogram per host per bucket cost more than the rest of the
+          // rollup (host counts stay).
+          for (size_t d = 1; d < dim_accs.size(); ++d) {
+            if (dim_accs[d] != nullptr) dim_accs[d]->latency.AddIndex(index);
+          }
+        }
+        break;
+      case RecordKind::kSpan: {
+        count(kSpanCalls, -1);
+        if (row.level >= Level::kError || status >= 500) count(kSpanErrors, kDimSpanErrors);
+        const int32_t index = Histogram::IndexOfValue(static_cast<double>(row.duration_ns) / 1e6);
+        acc.span_latency.AddIndex(index);
+        for (size_t d = 1; d < dim_accs.size(); ++d) {
+          if (dim_accs[d] != nullptr) dim_accs[d]->span_latency.AddIndex(index);
+        }
+        break;
+      }
+      case RecordKind::kMetric:
+        acc.metrics[MetricIndex(row.name)].AddSample(row.value, row.ts_ns);
+        break;
+    }
+  }
+
+  std::vector<ServiceBucket> Finish(RollupCounters* counters) {
+    std::vector<ServiceBucket> out;
+    out.reserve(accs_.size());
+    for (Acc& acc : accs_) {
+      ServiceBucket& bucket = out.emplace_back();
+      bucket.service = services_[acc.service];
+      bucket.start_ns = acc.bucket;
+      bucket.width_ns = options_.bucket_ns;
+      auto entry = [&](std::string signal, std::string dimension) -> SeriesPoint& {
+        SeriesEntry& e = bucket.entries.emplace_back();
+        e.signal = std::move(signal);
+        e.dimension = std::move(dimension);
+        return e.point;
+      };
+      for (uint32_t b = 0; b < kBuiltinCount; ++b) {
+        if (b == kLatency || b == kSpanLatency) continue;
+        if (acc.counts[b] != 0) entry(std::string(kBuiltinNames[b]), "").count = acc.counts[b];
+      }
+      if (!acc.latency.empty()) entry("latency", "").histogram = std::move(acc.latency);
+      if (!acc.span_latency.empty()) {
+        entry("span.latency", "").histogram = std::move(acc.span_latency);
+      }
+      for (const auto& [id, n] : acc.templates) entry(TemplateSignal(id), "").count = n;
+      for (auto& [metric, point] : acc.metrics) entry("metric:" + metrics_[metric], "") = point;
+      for (auto& [dim, d] : acc.dims) {
+        const std::string& name = dimension_names_[dim - 1];
+        for (uint32_t k = 0; k < kDimCount; ++k) {
+          if (d.counts[k] != 0) entry(std::string(kBuiltinNames[kDimBuiltin[k]]), name).count = d.counts[k];
+        }
+        if (!d.latency.empty()) entry("latency", name).histogram = std::move(d.latency);
+        if (!d.span_latency.empty()) entry("span.latency", name).histogram = std::move(d.span_latency);
+      }
+      std::sort(bucket.entries.begin(), bucket.entries.end(),
+                [](const SeriesEntry& a, const SeriesEntry& b) {
+                  return std::tie(a.signal, a.dimension) < std::tie(b.signal, b.dimension);
+                });
+    }
+    std::sort(out.begin(), out.end(), [](const ServiceBucket& a, const ServiceBucket& b) {
+      return std::tie(a.start_ns, a.service) < std::tie(b.start_ns, b.service);
+    });
+    if (counters != nullptr) counters->dimension_overflow += dimension_overflow_;
+    return out;
+  }
+
+ private:
+  int64_t FloorBucket(int64_t ts_ns) const {
+    const int64_t w = options_.bucket_ns;
+    int64_t q = ts_ns / w;
+    if (ts_ns % w != 0 && ts_ns < 0) --q;
+    return q * w;
+  }
+
+  uint32_t ServiceIndex(StrRef ref) {
+    if (last_service_ != UINT32_MAX && ref.offset == last_ref_.offset &&
+        ref.size == last_ref_.size) {
+      return last_service_;
+    }
+    const std::string_view name = batch_.Get(ref);
+    auto it = service_index_.find(name);
+    if (it == service_index_.end()) {
+      it = service_index_.emplace(std::string(name), static_cast<uint32_t>(services_.size())).first;
+      services_.emplace_back(name);
+      distinct_.emplace_back();
+    }
+    last_ref_ = ref;
+    last_service_ = it->second;
+    return last_service_;
+  }
+
+  Acc& AccFor(uint32_t service, int64_t bucket) {
+    if (last_acc_ != SIZE_MAX && accs_[last_acc_].service == service &&
+        accs_[last_acc_].bucket == bucket) {
+      return accs_[last_acc_];
+    }
+    const uint64_t key = static_cast<uint64_t>(bucket / options_.bucket_ns) * 1'000'003 + service;
+    auto [it, inserted] = acc_index_.try_emplace(key, accs_.size());
+    if (inserted || accs_[it->second].service != service || accs_[it->second].bucket != bucket) {
+      if (!inserted) {
+        // A key collision (a service index past a million): fall back to
+        // a scan. Never happens with real fleets, but must stay correct.
+        for (size_t i = 0; i < accs_.size(); ++i) {
+          if (accs_[i].service == service && accs_[i].bucket == bucket) {
+            last_acc_ = i;
+            return accs_[i];
+          }
+        }
+      }
+      Acc& acc = accs_.emplace_back();
+      acc.service = service;
+      acc.bucket = bucket;
+      if (inserted) it->second = accs_.size() - 1;
+      last_acc_ = accs_.size() - 1;
+      return acc;
+    }
+    last_acc_ = it->second;
+    return accs_[last_acc_];
+  }
+
+  // The id of "<prefix><value>" (1-based), folding values past the cap.
+  uint32_t Dimension(uint32_t service, size_t role, std::string_view value) {
+    if (value.empty()) return 0;
+    StringMap<uint32_t>& index = dimension_index_[role];
+    auto found = index.find(value);
+    if (found != index.end()) {
+      // Known, but maybe not yet for this service: count it there too.
+      CountDistinct(service, role, found->second);
+      return Capped(service, role, found->second);
+    }
+    const auto id = static_cast<uint32_t>(dimension_names_.size() + 1);
+    dimension_names_.push_back(std::string(kDimPrefix[role]) + std::string(value));
+    index.emplace(std::string(value), id);
+    CountDistinct(service, role, id);
+    return Capped(service, role, id);
+  }
+
+  void CountDistinct(uint32_t service, size_t role, uint32_t id) {
+    std::unordered_map<uint32_t, bool>& seen = distinct_[service][role];
+    if (seen.count(id) == 0) seen.emplace(id, seen.size() < options_.max_dimension_values);
+  }
+
+  uint32_t Capped(uint32_t service, size_t role, uint32_t id) {
+    if (distinct_[service][role][id]) return id;
+    ++dimension_overflow_;
+    if (other_[role] == 0) {
+      dimension_names_.push_back(std::string(kDimPrefix[role]) + "_other");
+      other_[role] = static_cast<uint32_t>(dimension_names_.size());
+    }
+    return other_[role];
+  }
+
+  uint32_t MetricIndex(StrRef ref) {
+    const std::string_view name = batch_.Get(ref);
+    auto it = metric_index_.find(name);
+    if (it == metric_index_.end()) {
+      it = metric_index_.emplace(std::string(name), static_cast<uint32_t>(metrics_.size())).first;
+      metrics_.emplace_back(name);
+    }
+    return it->second;
+  }
+
+  const RecordBatch& batch_;
+  const RollupOptions& options_;
+  StringMap<Role> roles_;
+  StringMap<uint32_t> service_index_;
+  std::vector<std::string> services_;
+  StrRef last_ref_;
+  uint32_t last_service_ = UINT32_MAX;
+  std::vector<Acc> accs_;
+  std::unordered_map<uint64_t, size_t> acc_index_;
+  size_t last_acc_ = SIZE_MAX;
+  std::array<StringMap<uint32_t>, 3> dimension_index_;  // by role: value -> id
+  std::vector<std::string> dimension_names_;            // id - 1 -> "host=a"
+  // Per service and role: the dimension ids seen, and whether each is
+  // within the cap.
+  std::vector<std::array<std::unordered_map<uint32_t, bool>, 3>> distinct_;
+  std::array<uint32_t, 3> other_{};
+  uint64_t dimension_overflow_ = 0;
+  StringMap<uint32_t> metric_index_;
+  std::vector<std::string> metrics_;
+};
+
+}  // namespace
+
+std::string TemplateSignal(uint64_t template_id) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out = "template:";
+  for (int shift = 60; shift >= 0; shift -= 4) out.push_back(kHex[(template_id >> shift) & 15]);
+  return out;
+}
+
+std::vector<storage::ServiceBucket> Rollup(const RecordBatch& batch, const RollupOptions& options,
+                                           RollupCounters* counters) {
+  Builder builder(batch, options);
+  for (const RecordRow& row : batch.rows()) builder.AddRow(row);
+  if (counters != nullptr) counters->rows += batch.rows().size();
+  return builder.Finish(counters);
+}
+
+}  // namespace faultline::correlate

@@ -1,0 +1,241 @@
+#include "correlate/scan.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <map>
+#include <tuple>
+#include <unordered_map>
+
+#include <oneapi/tbb/parallel_for.h>
+
+#include "core/json_writer.h"
+#include "core/time.h"
+
+namespace faultline::correlate {
+
+namespace {
+
+Stat StatOf(const storage::SeriesPoint& point) {
+  if (!point.histogram.empty()) return Stat::kP95;
+  if (point.has_samples()) return Stat::kMean;
+  return Stat::kCount;
+}
+
+double ValueOf(const storage::SeriesPoint& point, Stat stat) {
+  switch (stat) {
+    case Stat::kCount: return static_cast<double>(point.count);
+    case Stat::kP95: return point.histogram.Quantile(0.95);
+    case Stat::kMean: return point.mean();
+  }
+  return 0;
+}
+
+bool SignalWanted(const std::vector<std::string>& wanted, const std::string& signal) {
+  if (wanted.empty()) return signal.rfind("template:", 0) != 0;
+  for (const std::string& w : wanted) {
+    if (!w.empty() && w.back() == '*') {
+      if (signal.compare(0, w.size() - 1, w, 0, w.size() - 1) == 0) return true;
+    } else if (w == signal) {
+      return true;
+    }
+  }
+  return false;
+}
+
+bool DimensionWanted(const std::string& wanted, const std::string& dimension) {
+  if (wanted == "all") return true;
+  if (wanted.empty()) return dimension.empty();
+  return dimension.rfind(wanted + "=", 0) == 0;
+}
+
+uint64_t ParseTemplateId(const std::string& signal) {
+  if (signal.rfind("template:", 0) != 0) return 0;
+  return std::strtoull(signal.c_str() + 9, nullptr, 16);
+}
+
+}  // namespace
+
+const char* StatName(Stat stat) {
+  switch (stat) {
+    case Stat::kCount: return "count";
+    case Stat::kP95: return "p95_ms";
+    case Stat::kMean: return "mean";
+  }
+  return "count";
+}
+
+Result<std::vector<DenseSeries>> LoadDenseSeries(storage::Reader* reader, int64_t since_ns,
+                                                 int64_t until_ns, int64_t bucket_ns,
+                                                 const SeriesFilter& filter) {
+  if (bucket_ns <= 0 || until_ns <= since_ns) return std::vector<DenseSeries>{};
+  const auto n = static_cast<size_t>((until_ns - since_ns + bucket_ns - 1) / bucket_ns);
+  std::map<std::tuple<std::string, std::string, std::string>, size_t> index;
+  std::vector<DenseSeries> out;
+  FL_RETURN_IF_ERROR(reader->ReadSeries(
+      since_ns, until_ns, filter.services, [&](storage::ServiceBucket&& bucket) {
+        if (bucket.start_ns < since_ns) return true;
+        const auto slot = static_cast<size_t>((bucket.start_ns - since_ns) / bucket_ns);
+        if (slot >= n) return true;
+        for (storage::SeriesEntry& e : bucket.entries) {
+          if (!SignalWanted(filter.signals, e.signal) ||
+              !DimensionWanted(filter.dimension, e.dimension)) {
+            continue;
+          }
+          auto [it, inserted] =
+              index.try_emplace({bucket.service, e.signal, e.dimension}, out.size());
+          if (inserted) {
+            DenseSeries& s = out.emplace_back();
+            s.service = bucket.service;
+            s.signal = e.signal;
+            s.dimension = e.dimension;
+            s.stat = StatOf(e.point);
+            s.values.assign(n, s.stat == Stat::kCount ? 0.0 : NAN);
+          }
+          DenseSeries& s = out[it->second];
+          // A bucket wider than the scan's (a store written with another
+          // [signals] bucket) adds into its slot.
+          const double v = ValueOf(e.point, s.stat);
+          s.values[slot] = s.stat == Stat::kCount ? s.values[slot] + v : v;
+        }
+        return true;
+      }));
+  // A bucket in which no service at all has records of a kind is a gap in
+  // the data (ingest saw nothing), not a quiet fleet: count series of that
+  // kind get no data there rather than 0, so the detectors neither see a
+  // drop when the gap starts nor a surge when data resumes.
+  std::vector<char> has_logs(n, 0), has_spans(n, 0);
+  for (const DenseSeries& s : out) {
+    std::vector<char>* coverage =
+        s.signal == "records" ? &has_logs : s.signal == "span.calls" ? &has_spans : nullptr;
+    if (coverage == nullptr || !s.dimension.empty()) continue;
+    for (size_t i = 0; i < n; ++i) {
+      if (s.values[i] > 0) (*coverage)[i] = 1;
+    }
+  }
+  const bool logs_seen = std::find(has_logs.begin(), has_logs.end(), 1) != has_logs.end();
+  const bool spans_seen = std::find(has_spans.begin(), has_spans.end(), 1) != has_spans.end();
+  for (DenseSeries& s : out) {
+    if (s.stat != Stat::kCount) continue;
+    const bool span_signal = s.signal.rfind("span.", 0) == 0;
+    const std::vector<char>& coverage = span_signal ? has_spans : has_logs;
+    if (!(span_signal ? spans_seen : logs_seen)) continue;  // filtered out: no coverage known
+    for (size_t i = 0; i < n; ++i) {
+      if (!coverage[i]) s.values[i] = NAN;
+    }
+  }
+  std::sort(out.begin(), out.end(), [](const DenseSeries& a, const DenseSeries& b) {
+    return std::tie(a.service, a.signal, a.dimension) < std::tie(b.service, b.signal, b.dimension);
+  });
+  return out;
+}
+
+Result<std::vector<Finding>> FindAnomalies(storage::Reader* reader, int64_t since_ns,
+                                           int64_t until_ns, int64_t bucket_ns,
+                                           const SignalClassifier& classifier,
+                                           const ScanOptions& options) {
+  // Read the baseline history before the window too: a change at the
+  // window's start is judged against what came before it.
+  const int64_t history_ns = static_cast<int64_t>(options.detector.baseline_buckets) * bucket_ns;
+  const int64_t read_from = since_ns - history_ns;
+  SeriesFilter filter = options.filter;
+  if (filter.signals.empty()) filter.signals = {"*"};
+  FL_ASSIGN_OR_RETURN(std::vector<DenseSeries> series,
+                      LoadDenseSeries(reader, read_from, until_ns, bucket_ns, filter));
+  // Sparse template series say nothing; drop them before the scan.
+  std::erase_if(series, [&](const DenseSeries& s) {
+    if (s.signal.rfind("template:", 0) != 0) return false;
+    double lines = 0;
+    for (double v : s.values) lines += v;
+    return lines < static_cast<double>(options.min_template_lines);
+  });
+
+  std::vector<std::vector<Anomaly>> detected(series.size());
+  tbb::parallel_for(size_t{0}, series.size(), [&](size_t i) {
+    const DenseSeries& s = series[i];
+    detected[i] = Detect(s.values, s.stat == Stat::kCount ? SeriesKind::kCount : SeriesKind::kGauge,
+                         options.detector);
+  });
+
+  std::unordered_map<uint64_t, const storage::StoredTemplate*> templates;
+  std::vector<storage::StoredTemplate> stored;
+  bool templates_loaded = false;
+  std::vector<Finding> out;
+  for (size_t i = 0; i < series.size(); ++i) {
+    const DenseSeries& s = series[i];
+    for (const Anomaly& a : detected[i]) {
+      const int64_t onset_ns = read_from + static_cast<int64_t>(a.onset) * bucket_ns;
+      if (onset_ns < since_ns || onset_ns >= until_ns) continue;
+      Finding f;
+      f.service = s.service;
+      f.signal = s.signal;
+      f.dimension = s.dimension;
+      f.stat = s.stat;
+      f.anomaly = a;
+      f.onset_ns = onset_ns;
+      f.peak_ns = read_from + static_cast<int64_t>(a.peak) * bucket_ns;
+      f.ongoing = a.end >= s.values.size();
+      f.end_ns = read_from + static_cast<int64_t>(a.end) * bucket_ns;
+      f.template_id = ParseTemplateId(s.signal);
+      if (f.template_id != 0) {
+        if (!templates_loaded) {
+          FL_ASSIGN_OR_RETURN(stored, reader->Templates());
+          for (const storage::StoredTemplate& t : stored) templates[t.id] = &t;
+          templates_loaded = true;
+        }
+        if (auto it = templates.find(f.template_id); it != templates.end()) {
+          f.template_text = it->second->text;
+          f.example = it->second->example;
+        }
+      }
+      const int direction = a.direction == Direction::kUp ? 1 : -1;
+      const Classification c = classifier.Classify(s.signal, f.template_text, direction);
+      f.family = c.family;
+      f.kind = c.kind;
+      out.push_back(std::move(f));
+    }
+  }
+  std::sort(out.begin(), out.end(), [](const Finding& a, const Finding& b) {
+    if (a.onset_ns != b.onset_ns) return a.onset_ns < b.onset_ns;
+    if (a.anomaly.strength != b.anomaly.strength) return a.anomaly.strength > b.anomaly.strength;
+    return std::tie(a.service, a.signal, a.dimension) < std::tie(b.service, b.signal, b.dimension);
+  });
+  return out;
+}
+
+std::string FindingJson(const Finding& f) {
+  auto number = [](double v) {
+    if (!std::isfinite(v)) return std::string("null");
+    char buf[32];
+    std::snprintf(buf, sizeof(buf), "%.6g", v);
+    return std::string(buf);
+  };
+  std::string out = "{\"service\":";
+  AppendJsonString(&out, f.service);
+  out += ",\"signal\":";
+  AppendJsonString(&out, f.signal);
+  out += ",\"dimension\":";
+  AppendJsonString(&out, f.dimension);
+  out += ",\"family\":\"" + std::string(FamilyName(f.family)) + "\",\"kind\":";
+  AppendJsonString(&out, f.kind);
+  out += ",\"direction\":\"" + std::string(f.anomaly.direction == Direction::kUp ? "up" : "down") +
+         "\",\"onset\":\"" + FormatRfc3339(f.onset_ns, 0) + "\",\"peak\":\"" +
+         FormatRfc3339(f.peak_ns, 0) + "\",\"end\":";
+  out += f.ongoing ? "null" : "\"" + FormatRfc3339(f.end_ns, 0) + "\"";
+  out += ",\"strength\":" + number(f.anomaly.strength) + ",\"stat\":\"" + StatName(f.stat) +
+         "\",\"baseline\":" + number(f.anomaly.baseline) +
+         ",\"peak_value\":" + number(f.anomaly.peak_value) +
+         ",\"drop_to_zero\":" + (f.anomaly.drop_to_zero ? "true" : "false") + ",\"evidence\":{";
+  if (f.template_id != 0) {
+    char id[24];
+    std::snprintf(id, sizeof(id), "%016llx", static_cast<unsigned long long>(f.template_id));
+    out += "\"template_id\":\"" + std::string(id) + "\",\"template\":";
+    AppendJsonString(&out, f.template_text);
+    out += ",\"example\":";
+    AppendJsonString(&out, f.example);
+  }
+  out += "}}";
+  return out;
+}
+
+}  // namespace faultline::correlate

@@ -1,0 +1,71 @@
+// The anomaly scan: reads a window's rollups (plus the baseline history
+// before it) as dense per-bucket series, runs the detectors over every
+// series in parallel (oneTBB), and turns detections whose onset falls in the
+// window into findings with their family, kind and evidence.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "correlate/detect.h"
+#include "correlate/families.h"
+#include "storage/reader.h"
+
+namespace faultline::correlate {
+
+// What a bucket's point is read as.
+enum class Stat : uint8_t { kCount, kP95, kMean };
+const char* StatName(Stat stat);  // "count", "p95_ms", "mean"
+
+struct DenseSeries {
+  std::string service, signal, dimension;
+  Stat stat = Stat::kCount;
+  std::vector<double> values;  // one per bucket; NaN: no data (gauges)
+};
+
+struct SeriesFilter {
+  std::vector<std::string> services;  // empty: all
+  // Exact names or prefixes ending in '*'; empty: every signal but
+  // per-template ones.
+  std::vector<std::string> signals;
+  // "" whole services only; "host", "region", "endpoint"; "all": both.
+  std::string dimension;
+};
+
+// Buckets [since_ns, until_ns) of width bucket_ns (since_ns aligned).
+Result<std::vector<DenseSeries>> LoadDenseSeries(storage::Reader* reader, int64_t since_ns,
+                                                 int64_t until_ns, int64_t bucket_ns,
+                                                 const SeriesFilter& filter);
+
+struct ScanOptions {
+  DetectorOptions detector;
+  SeriesFilter filter;  // signals defaults to every signal, templates included
+  // Per-template series with fewer lines than this over baseline and window
+  // together are skipped: too sparse to say anything.
+  uint64_t min_template_lines = 20;
+};
+
+struct Finding {
+  std::string service, signal, dimension;
+  Stat stat = Stat::kCount;
+  Anomaly anomaly;
+  int64_t onset_ns = 0, peak_ns = 0;
+  int64_t end_ns = 0;  // one bucket past the last anomalous one; the window end when ongoing
+  bool ongoing = false;
+  Family family = Family::kUnknown;
+  std::string kind;
+  uint64_t template_id = 0;  // template signals
+  std::string template_text, example;
+};
+
+// Findings with onset in [since_ns, until_ns), by onset then strength.
+Result<std::vector<Finding>> FindAnomalies(storage::Reader* reader, int64_t since_ns,
+                                           int64_t until_ns, int64_t bucket_ns,
+                                           const SignalClassifier& classifier,
+                                           const ScanOptions& options);
+
+std::string FindingJson(const Finding& finding);
+
+}  // namespace faultline::correlate

@@ -135,9 +135,9 @@ std::vector<Case> LoadCases(const std::filesystem::path& dir) {
 }
 
 // Issue 6's acceptance point, NOT MET yet: on 2026-11-24 the root-cause
-// service had an anomaly within 3 minutes in 8 of 32 cases, and per-minute
-// metric gauges (client latency percentiles, network bytes, CPU) gave
-// thousands of anomalies outside the fault windows (docs/signals.md has the
+// service had an anomaly within 3 minutes in 11 of 32 cases, and per-minute
+// metric gauges (client latency percentiles, network bytes, CPU) gave about
+// 220 anomalies an hour outside the fault windows (docs/signals.md has the
 // figures). Disabled so the suite stays green while it is worked on; run it
 // with --gtest_also_run_disabled_tests.
 TEST(SignalsNezhaTest, DISABLED_RootCauseServicesShowAnAnomalyWithinThreeMinutes) {
@@ -168,16 +168,20 @@ TEST(SignalsNezhaTest, DISABLED_RootCauseServicesShowAnAnomalyWithinThreeMinutes
       reader->get(), since, until, bucket, *classifier, correlate::ScanOptions{});
   ASSERT_OK(findings.status());
 
-  // 1. Root cause has an onset within [inject, inject + 3 min] (the bucket
-  // holding the injection counts).
+  // 1. Root cause has an onset within 3 minutes after the injection. The
+  // labels lag the data: in case tt-2023-01-29-04 the first "Get Route By
+  // Ids Failed" ERROR is at 09:03:12.56, 41 s before the labelled injection
+  // (09:03:53), and each case's data starts about then. So an onset up to
+  // a minute before the label counts as the fault's.
   const int64_t window = 180'000'000'000;
+  const int64_t lead = 60'000'000'000;
   int hits = 0;
   for (const Case& c : cases) {
     bool hit = false;
     std::string first;
     for (const correlate::Finding& f : *findings) {
       if (f.service != c.service) continue;
-      if (f.onset_ns >= c.inject_ns - bucket && f.onset_ns <= c.inject_ns + window) {
+      if (f.onset_ns >= c.inject_ns - lead && f.onset_ns <= c.inject_ns + window) {
         hit = true;
         first = f.signal + " " + std::string(correlate::FamilyName(f.family)) + " " +
                 std::to_string((f.onset_ns - c.inject_ns) / 1'000'000'000) + "s";
@@ -205,7 +209,7 @@ TEST(SignalsNezhaTest, DISABLED_RootCauseServicesShowAnAnomalyWithinThreeMinutes
   for (const correlate::Finding& f : *findings) {
     bool in_fault = false, in_recovery = false;
     for (const Case& c : cases) {
-      if (f.onset_ns >= c.inject_ns - bucket && f.onset_ns <= c.inject_ns + window) in_fault = true;
+      if (f.onset_ns >= c.inject_ns - lead && f.onset_ns <= c.inject_ns + window) in_fault = true;
       if (f.onset_ns > c.inject_ns + window && f.onset_ns <= c.inject_ns + 2 * window) {
         in_recovery = true;
       }

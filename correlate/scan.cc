@@ -54,6 +54,46 @@ uint64_t ParseTemplateId(const std::string& signal) {
   return std::strtoull(signal.c_str() + 9, nullptr, 16);
 }
 
+// Gauges are often sampled more coarsely than the buckets (metrics once a
+// minute in 10 s buckets: five buckets in six empty). Judged bucket by
+// bucket, "three buckets in a row" would mean three minutes and the
+// baseline an hour, and a one-sample spike of a heavy-tailed gauge (a
+// client latency p90 jumping from 0.3 to 20 ms) alarms on its own. So a
+// sparse gauge is scanned at its own sampling interval, and a gauge change
+// that lasts a single sample is not reported (the detector still flags it,
+// which keeps the outlier out of the baseline).
+std::vector<Anomaly> DetectGauge(const std::vector<double>& values,
+                                 const DetectorOptions& options) {
+  auto drop_blips = [](std::vector<Anomaly> found) {
+    std::erase_if(found, [](const Anomaly& a) { return a.end <= a.onset + 1; });
+    return found;
+  };
+  size_t known = 0;
+  for (double v : values) known += std::isnan(v) ? 0 : 1;
+  if (known == 0) return {};
+  const size_t step = std::max<size_t>(1, values.size() / known);
+  if (step == 1) return drop_blips(Detect(values, SeriesKind::kGauge, options));
+  std::vector<double> coarse;
+  coarse.reserve(values.size() / step + 1);
+  for (size_t i = 0; i < values.size(); i += step) {
+    double sum = 0;
+    size_t n = 0;
+    for (size_t j = i; j < std::min(values.size(), i + step); ++j) {
+      if (std::isnan(values[j])) continue;
+      sum += values[j];
+      ++n;
+    }
+    coarse.push_back(n > 0 ? sum / static_cast<double>(n) : NAN);
+  }
+  std::vector<Anomaly> found = drop_blips(Detect(coarse, SeriesKind::kGauge, options));
+  for (Anomaly& a : found) {
+    a.onset = std::min(values.size() - 1, a.onset * step);
+    a.peak = std::min(values.size() - 1, a.peak * step);
+    a.end = std::min(values.size(), a.end * step);
+  }
+  return found;
+}
+
 }  // namespace
 
 const char* StatName(Stat stat) {
@@ -153,8 +193,11 @@ Result<std::vector<Finding>> FindAnomalies(storage::Reader* reader, int64_t sinc
   std::vector<std::vector<Anomaly>> detected(series.size());
   tbb::parallel_for(size_t{0}, series.size(), [&](size_t i) {
     const DenseSeries& s = series[i];
-    detected[i] = Detect(s.values, s.stat == Stat::kCount ? SeriesKind::kCount : SeriesKind::kGauge,
-                         options.detector);
+    if (s.stat == Stat::kCount) {
+      detected[i] = Detect(s.values, SeriesKind::kCount, options.detector);
+      return;
+    }
+    detected[i] = DetectGauge(s.values, options.detector);
   });
 
   std::unordered_map<uint64_t, const storage::StoredTemplate*> templates;

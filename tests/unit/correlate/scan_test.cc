@@ -1,0 +1,82 @@
+// The anomaly scan over a real store: gauges sampled once a minute in 10 s
+// buckets are judged per sample, a lone spike of a gauge does not alarm, a
+// sustained shift does with its onset; a gap in the data (no records of
+// any service) is neither a drop nor a surge.
+#include "correlate/scan.h"
+
+#include <random>
+
+#include <gtest/gtest.h>
+
+#include "storage/store.h"
+#include "tests/testutil/test_util.h"
+
+namespace faultline::correlate {
+namespace {
+
+constexpr int64_t kSecond = 1'000'000'000;
+constexpr int64_t kBucket = 10 * kSecond;
+const int64_t kT0 = 1'700'000'040 * kSecond;  // a multiple of 10 s
+
+storage::ServiceBucket Bucket(const std::string& service, int64_t start) {
+  return storage::ServiceBucket{service, start, kBucket, {}};
+}
+
+void Add(storage::ServiceBucket* b, const std::string& signal, uint64_t count, double sample) {
+  storage::SeriesEntry& e = b->entries.emplace_back();
+  e.signal = signal;
+  if (std::isnan(sample)) {
+    e.point.count = count;
+  } else {
+    e.point.AddSample(sample, b->start_ns);
+  }
+}
+
+TEST(Scan, SparseGaugeSpikeIsQuietShiftIsFoundAndGapsAreNotChanges) {
+  testing::TempDir tmp;
+  const std::string dir = tmp.Sub("db");
+  std::mt19937 rng(9);
+  std::normal_distribution<double> noise(0, 0.5);
+  std::poisson_distribution<int> lines(50);
+  {
+    Result<std::unique_ptr<storage::Store>> store = storage::Store::Open(dir, {});
+    ASSERT_OK(store.status());
+    storage::EncodedBatch batch;
+    for (int b = 0; b < 6 * 150; ++b) {  // 150 minutes of 10 s buckets
+      const int minute = b / 6;
+      // Logs stop for minutes 100..109 fleet-wide: a gap in the data.
+      const bool gap = minute >= 100 && minute < 110;
+      storage::ServiceBucket bucket = Bucket("api", kT0 + b * kBucket);
+      if (!gap) Add(&bucket, "records", static_cast<uint64_t>(lines(rng)), NAN);
+      if (b % 6 == 0) {
+        double cpu = 10 + noise(rng);
+        if (minute == 60) cpu = 1000;                   // one wild sample
+        if (minute >= 120 && minute < 126) cpu = 30 + noise(rng);  // a real shift
+        Add(&bucket, "metric:cpu", 0, cpu);
+      }
+      std::sort(bucket.entries.begin(), bucket.entries.end(),
+                [](const auto& x, const auto& y) { return x.signal < y.signal; });
+      if (!bucket.entries.empty()) batch.series.push_back(std::move(bucket));
+    }
+    ASSERT_OK((*store)->Write(std::move(batch), {}));
+  }
+  Result<std::unique_ptr<storage::Reader>> reader = storage::Reader::Open(dir);
+  ASSERT_OK(reader.status());
+  Result<SignalClassifier> classifier = SignalClassifier::Create();
+  ASSERT_OK(classifier.status());
+  Result<std::vector<Finding>> findings = FindAnomalies(
+      reader->get(), kT0 + 30 * 60 * kSecond, kT0 + 150 * 60 * kSecond, kBucket, *classifier, {});
+  ASSERT_OK(findings.status());
+  std::string all;
+  for (const Finding& f : *findings) all += FindingJson(f) + "\n";
+  ASSERT_EQ(findings->size(), 1u) << all;
+  const Finding& f = (*findings)[0];
+  EXPECT_EQ(f.signal, "metric:cpu");
+  EXPECT_EQ(f.anomaly.direction, Direction::kUp);
+  EXPECT_EQ(f.onset_ns, kT0 + 120 * 60 * kSecond) << all;
+  EXPECT_EQ(f.family, Family::kInfrastructure);
+  EXPECT_EQ(f.kind, "cpu");
+}
+
+}  // namespace
+}  // namespace faultline::correlate

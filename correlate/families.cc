@@ -82,6 +82,7 @@ const std::vector<SignalRule>& SignalClassifier::BuiltinRules() {
        "network", 0},
       {Target::kSignal, R"(^metric:.*(disk|fs_|io_|iops))", Family::kInfrastructure, "disk", 0},
       {Target::kSignal, R"(^metric:.*(gpu|xid|ecc))", Family::kInfrastructure, "gpu", 0},
+      {Target::kSignal, R"(^metric:.*(error|fail|5xx))", Family::kSoftware, "errors", 1},
       {Target::kSignal, R"(^metric:.*(latency|duration))", Family::kInfrastructure, "latency", 1},
       {Target::kSignal, R"(^metric:.*success)", Family::kSoftware, "errors", -1},
       {Target::kSignal, R"(^(span\.latency|latency)$)", Family::kInfrastructure, "latency", 1},

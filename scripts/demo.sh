@@ -40,11 +40,15 @@ step "7. Log templates: 10,000 lines read as a handful of kinds; the outage's ne
 run "$fl" patterns --db "$db" --limit 5
 run "$fl" patterns --db "$db" --new-since 2026-11-24T09:19:00Z --limit 3
 
-step "8. Lines faultline could not read are kept with a reason, never dropped in silence"
+step "8. What changed, when it began, and who calls whom: anomalies against each series' own baseline, and the call graph"
+run "$fl" anomalies --db "$db" --limit 10
+run "$fl" topology --db "$db"
+
+step "9. Lines faultline could not read are kept with a reason, never dropped in silence"
 run "$fl" deadletter list --db "$db"
 
 if [[ -x "$gen" ]]; then
-  step "9. Speed: one million 360-byte JSON lines, file to store"
+  step "10. Speed: one million 360-byte JSON lines, file to store"
   corpus=build/demo-corpus.ndjson
   [[ -f "$corpus" ]] || "$gen" --records 1000000 -o "$corpus"
   printf '[templates]\nenabled = false\n' > build/demo-no-templates.toml
@@ -64,6 +68,7 @@ cat <<TXT
   The store is in $db. Try:
     $fl search --db $db --service payments --level warn+ -o json | head
     $fl search --db $db --kind span --since 2026-11-24T09:20:00Z --limit 5
+    $fl signals --db $db --service payments     (per-service series as sparklines)
     $fl tail --db $db --level error -f        (follows while another process ingests)
     $fl patterns mine --line-format '<Date> <Time> <Level> <Component>: <Content>' app.log
     $fl deadletter export --db $db --out rejected.log

@@ -34,6 +34,7 @@ TEST(SignalClassifier, BuiltinRulesCoverTheThreeFamilies) {
       {"metric:cpu_usage_rate", "", 1, Family::kInfrastructure, "cpu"},
       {"metric:pod_workload", "", 1, Family::kDemand, "traffic"},
       {"span.latency", "", 1, Family::kInfrastructure, "latency"},
+      {"metric:error_rate", "", 1, Family::kSoftware, "errors"},
   };
   for (const Case& k : cases) {
     const Classification got = c->Classify(k.signal, k.text, k.direction);

@@ -25,6 +25,7 @@ struct BaselineStats {
   double center = 0;  // the median; for kCount at least the mean
   double scale = 1;   // noise scale after the kind's floors; > 0
   double mean = 0;
+  double variance = 0;
 };
 
 // The trailing baseline: the last `capacity` committed points, kept both in
@@ -214,7 +215,7 @@ class Baseline {
     // A count median is an integer, often 0 on a low-rate series whose
     // rate is nearer 1; the mean, when higher, is the better centre there.
     const double center = kind_ == SeriesKind::kCount ? std::max(median, mean) : median;
-    stats_ = {center, std::max(spread * small_sample, floor), mean};
+    stats_ = {center, std::max(spread * small_sample, floor), mean, variance};
   }
 
   size_t capacity_;
@@ -314,7 +315,42 @@ class Detector {
     } else if (-z >= options_.spike_threshold ||
                (down_.s >= level && down_.peak >= options_.threshold)) {
       Open(i, Direction::kDown, onset_down_.s > 0 ? onset_down_.start : i);
+    } else if (kind_ == SeriesKind::kCount) {
+      const size_t start = CountBurst(i);
+      if (start != kNoBurst) Open(i, Direction::kUp, onset_up_.s > 0 ? onset_up_.start : start);
     }
+  }
+
+  static constexpr size_t kNoBurst = std::numeric_limits<size_t>::max();
+
+  // kCount: the last k known buckets (k = 2 .. 2 * min_duration_buckets)
+  // against the baseline as two Poisson rates, by the signed root of the
+  // likelihood-ratio statistic, divided by the baseline's dispersion
+  // (quasi-Poisson: variance / mean when above 1). Returns the first bucket
+  // of the first window that reaches count_burst_z, or kNoBurst. Windows
+  // start after the last reported anomaly.
+  size_t CountBurst(size_t i) {
+    const BaselineStats& stats = baseline_.Stats();
+    const double n = static_cast<double>(baseline_.size());
+    const double b = stats.mean * n;  // baseline lines
+    const double dispersion = stats.mean > 0 ? std::max(1.0, stats.variance / stats.mean) : 1.0;
+    const size_t longest = 2 * options_.min_duration_buckets;
+    double x = 0;
+    size_t k = 0;
+    for (size_t j = i + 1; j-- > burst_from_ && k < longest;) {
+      const double v = Value(j);
+      if (std::isnan(v)) continue;
+      x += v;
+      ++k;
+      if (k < 2) continue;
+      const double kk = static_cast<double>(k);
+      if (x / kk <= b / n) continue;
+      const double rate = (x + b) / (n + kk);
+      double llr = x * std::log(x / (kk * rate));
+      if (b > 0) llr += b * std::log(b / (n * rate));
+      if (llr > 0 && std::sqrt(2 * llr / dispersion) >= options_.count_burst_z) return j;
+    }
+    return kNoBurst;
   }
 
   void FeedCusums(size_t i) {
@@ -468,11 +504,13 @@ class Detector {
   }
 
   void Emit(size_t end) {
-    current_.end = end;
+    current_.end = std::max(end, current_.peak + 1);
     const double z = Side(current_.peak, current_.direction);
     current_.strength = std::isnan(z) ? 0 : z;
     if (current_.drop_to_zero) current_.strength = std::max(current_.strength, options_.threshold);
     current_.peak_value = Value(current_.peak);
+    // A burst window never reaches back into a reported anomaly.
+    burst_from_ = current_.end;
     out_.push_back(current_);
     open_ = false;
     ResetCusums();
@@ -514,6 +552,7 @@ class Detector {
 
   size_t commit_next_ = 0;
   size_t skip_cursor_ = 0;
+  size_t burst_from_ = 0;
   std::vector<Anomaly> out_;
 };
 
@@ -542,6 +581,7 @@ Status DetectorOptions::Validate() const {
   if (!positive(continue_level) || continue_level > threshold) {
     return bad("continue_level", "must be in (0, threshold]");
   }
+  if (!positive(count_burst_z)) return bad("count_burst_z", "must be finite and > 0");
   if (!positive(count_min_scale)) return bad("count_min_scale", "must be finite and > 0");
   if (!std::isfinite(drop_min_presence) || drop_min_presence <= 0 || drop_min_presence > 1) {
     return bad("drop_min_presence", "must be in (0, 1]");

@@ -70,6 +70,14 @@
 //   sum(z - onset_level) from the onset, so a lone noisy bucket after the
 //   recovery does not stretch it.
 //
+//   Burst (kCount). The robust z with its one-line scale floor cannot see a
+//   burst of a few lines a bucket on a series that is nearly always 0. So
+//   the last k known buckets (k = 2 .. 2 * min_duration_buckets) are also
+//   compared with the baseline as two Poisson rates: the signed root of the
+//   likelihood-ratio statistic, divided by the baseline's dispersion
+//   (variance / mean when above 1, so a bursty series discounts bursts),
+//   alarms at count_burst_z; the onset is found as for any alarm.
+//
 //   Drop to zero (kCount). A series whose baseline is steady (non-zero in at
 //   least drop_min_presence of its buckets, mean >= drop_min_mean) and that
 //   reads 0 for r buckets in a row is reported as kDown with drop_to_zero,
@@ -169,6 +177,18 @@ struct DetectorOptions {
   // kCount: the noise scale is never below this many lines. 1 keeps counts
   // of 0-2 on a quiet series from looking like many sigmas.
   double count_min_scale = 1.0;
+  // kCount burst: the last k known buckets (k from 2 to twice
+  // min_duration_buckets) alarm together when their lines, compared with
+  // the baseline's as two Poisson rates, reach this signed-root likelihood
+  // ratio z (divided by the baseline's dispersion, variance / mean, where
+  // that is above 1). 7: about one in 10^12 windows of Poisson noise. It
+  // catches what the robust z cannot on a low-rate series, where the scale
+  // floor of one line hides a real burst: 12 error lines in a minute
+  // (2, 4, 0, 4, ...) from a service that logged none in the last ten
+  // minutes alarm at the fourth bucket, 2 lines a bucket for three buckets
+  // do not.
+  double count_burst_z = 7.0;
+
   // kCount drop to zero: the baseline must be non-zero in at least this
   // share of its buckets...
   double drop_min_presence = 0.8;

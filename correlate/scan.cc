@@ -60,19 +60,34 @@ uint64_t ParseTemplateId(const std::string& signal) {
 // baseline an hour, and a one-sample spike of a heavy-tailed gauge (a
 // client latency p90 jumping from 0.3 to 20 ms) alarms on its own. So a
 // sparse gauge is scanned at its own sampling interval, and a gauge change
-// that lasts a single sample is not reported (the detector still flags it,
-// which keeps the outlier out of the baseline).
+// shorter than kMinGaugeSamples samples is not reported (the detector still
+// flags it, which keeps the outlier out of the baseline).
+constexpr size_t kMinGaugeSamples = 3;
+// Recurrence: a gauge change whose peak does not go beyond every sample of
+// the series' last kRecurrenceSamples (6 hours of per-minute metrics) is
+// that series' usual behaviour, not news. The detector keeps anomalies out
+// of its baseline, so by itself it never learns that a chronically spiky
+// gauge spikes; this history keeps them, but not the lone wild samples of
+// changes too short to report, so one glitch does not mask what follows.
+constexpr size_t kRecurrenceSamples = 360;
+
 std::vector<Anomaly> DetectGauge(const std::vector<double>& values,
                                  const DetectorOptions& options) {
-  auto drop_blips = [](std::vector<Anomaly> found) {
-    std::erase_if(found, [](const Anomaly& a) { return a.end <= a.onset + 1; });
-    return found;
-  };
-  size_t known = 0;
-  for (double v : values) known += std::isnan(v) ? 0 : 1;
-  if (known == 0) return {};
-  const size_t step = std::max<size_t>(1, values.size() / known);
-  if (step == 1) return drop_blips(Detect(values, SeriesKind::kGauge, options));
+  // The sampling interval: the median gap between known buckets (a gauge
+  // missing for hours, or sampled at two rates, must not skew it).
+  std::vector<size_t> gaps;
+  size_t last = values.size();
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (std::isnan(values[i])) continue;
+    if (last < i) gaps.push_back(i - last);
+    last = i;
+  }
+  if (last == values.size()) return {};
+  size_t step = 1;
+  if (!gaps.empty()) {
+    std::nth_element(gaps.begin(), gaps.begin() + gaps.size() / 2, gaps.end());
+    step = gaps[gaps.size() / 2];
+  }
   std::vector<double> coarse;
   coarse.reserve(values.size() / step + 1);
   for (size_t i = 0; i < values.size(); i += step) {
@@ -85,13 +100,62 @@ std::vector<Anomaly> DetectGauge(const std::vector<double>& values,
     }
     coarse.push_back(n > 0 ? sum / static_cast<double>(n) : NAN);
   }
-  std::vector<Anomaly> found = drop_blips(Detect(coarse, SeriesKind::kGauge, options));
+  std::vector<Anomaly> found = Detect(coarse, SeriesKind::kGauge, options);
+  // Samples of changes too short to report are no history either: a lone
+  // wild sample must not mask what comes after it.
+  std::vector<char> blip(coarse.size(), 0);
+  for (const Anomaly& a : found) {
+    if (a.end < a.onset + kMinGaugeSamples) std::fill(blip.begin() + a.onset, blip.begin() + a.end, 1);
+  }
+  std::erase_if(found, [](const Anomaly& a) { return a.end < a.onset + kMinGaugeSamples; });
+  std::erase_if(found, [&](const Anomaly& a) {
+    const size_t from = a.onset > kRecurrenceSamples ? a.onset - kRecurrenceSamples : 0;
+    double lo = INFINITY, hi = -INFINITY;
+    size_t seen = 0;
+    for (size_t j = from; j < a.onset; ++j) {
+      if (std::isnan(coarse[j]) || blip[j]) continue;
+      lo = std::min(lo, coarse[j]);
+      hi = std::max(hi, coarse[j]);
+      ++seen;
+    }
+    if (seen < options.baseline_buckets) return false;  // too little history to judge
+    return a.direction == Direction::kUp ? a.peak_value <= hi : a.peak_value >= lo;
+  });
   for (Anomaly& a : found) {
     a.onset = std::min(values.size() - 1, a.onset * step);
     a.peak = std::min(values.size() - 1, a.peak * step);
     a.end = std::min(values.size(), a.end * step);
   }
   return found;
+}
+
+// Gauge findings with the same signal, dimension, direction and onset on
+// common_mode_min_services or more services become one.
+std::vector<Finding> MergeCommonMode(std::vector<Finding> findings, const ScanOptions& options) {
+  std::map<std::tuple<std::string, std::string, Direction, int64_t>, std::vector<size_t>> groups;
+  for (size_t i = 0; i < findings.size(); ++i) {
+    const Finding& f = findings[i];
+    if (f.stat != Stat::kMean) continue;
+    groups[{f.signal, f.dimension, f.anomaly.direction, f.onset_ns}].push_back(i);
+  }
+  std::vector<char> drop(findings.size(), 0);
+  for (auto& [key, members] : groups) {
+    if (members.size() < options.common_mode_min_services) continue;
+    std::stable_sort(members.begin(), members.end(), [&](size_t a, size_t b) {
+      return findings[a].anomaly.strength > findings[b].anomaly.strength;
+    });
+    Finding& head = findings[members.front()];
+    for (size_t m : members) {
+      head.services.push_back(findings[m].service);
+      if (m != members.front()) drop[m] = 1;
+    }
+  }
+  std::vector<Finding> out;
+  out.reserve(findings.size());
+  for (size_t i = 0; i < findings.size(); ++i) {
+    if (!drop[i]) out.push_back(std::move(findings[i]));
+  }
+  return out;
 }
 
 }  // namespace
@@ -238,6 +302,7 @@ Result<std::vector<Finding>> FindAnomalies(storage::Reader* reader, int64_t sinc
       out.push_back(std::move(f));
     }
   }
+  if (options.common_mode_min_services > 0) out = MergeCommonMode(std::move(out), options);
   std::sort(out.begin(), out.end(), [](const Finding& a, const Finding& b) {
     if (a.onset_ns != b.onset_ns) return a.onset_ns < b.onset_ns;
     if (a.anomaly.strength != b.anomaly.strength) return a.anomaly.strength > b.anomaly.strength;
@@ -265,6 +330,14 @@ std::string FindingJson(const Finding& f) {
          "\",\"onset\":\"" + FormatRfc3339(f.onset_ns, 0) + "\",\"peak\":\"" +
          FormatRfc3339(f.peak_ns, 0) + "\",\"end\":";
   out += f.ongoing ? "null" : "\"" + FormatRfc3339(f.end_ns, 0) + "\"";
+  if (!f.services.empty()) {
+    out += ",\"services\":[";
+    for (size_t i = 0; i < f.services.size(); ++i) {
+      if (i > 0) out += ',';
+      AppendJsonString(&out, f.services[i]);
+    }
+    out += ']';
+  }
   out += ",\"strength\":" + number(f.anomaly.strength) + ",\"stat\":\"" + StatName(f.stat) +
          "\",\"baseline\":" + number(f.anomaly.baseline) +
          ",\"peak_value\":" + number(f.anomaly.peak_value) +

@@ -45,6 +45,12 @@ struct ScanOptions {
   // Per-template series with fewer lines than this over baseline and window
   // together are skipped: too sparse to say anything.
   uint64_t min_template_lines = 20;
+  // A gauge that changes the same way in the same sample on at least this
+  // many services (a fleet-wide deploy or restart, a node metric that every
+  // pod on the node reports, a scrape change) is one common-mode finding,
+  // not one per service: it names the strongest service and lists them all
+  // in Finding::services. 0 turns this off.
+  size_t common_mode_min_services = 5;
 };
 
 struct Finding {
@@ -58,6 +64,9 @@ struct Finding {
   std::string kind;
   uint64_t template_id = 0;  // template signals
   std::string template_text, example;
+  // Common-mode findings: every service that changed together, strongest
+  // first (`service` is the first). Empty for a single service's change.
+  std::vector<std::string> services;
 };
 
 // Findings with onset in [since_ns, until_ns), by onset then strength.

@@ -284,7 +284,12 @@ int RunAnomaliesCommand(const std::string& db, const AnomaliesFlags& flags) {
       char head[256];
       std::snprintf(head, sizeof(head), "%s  %s%-28s%s %-30s %s %-15s %-20s strength %5.1f  %s -> %s",
                     FormatRfc3339(f.onset_ns, 0).c_str(), palette.Bold(),
-                    f.service.substr(0, 28).c_str(), palette.Reset(),
+                    (f.services.empty()
+                         ? f.service
+                         : f.service.substr(0, 20) + " +" + std::to_string(f.services.size() - 1))
+                        .substr(0, 28)
+                        .c_str(),
+                    palette.Reset(),
                     (f.signal + (f.dimension.empty() ? "" : "{" + f.dimension + "}"))
                         .substr(0, 30)
                         .c_str(),

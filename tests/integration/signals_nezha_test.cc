@@ -13,6 +13,7 @@
 #include <zlib.h>
 
 #include <cstdio>
+#include <algorithm>
 #include <filesystem>
 #include <map>
 #include <set>
@@ -135,11 +136,12 @@ std::vector<Case> LoadCases(const std::filesystem::path& dir) {
 }
 
 // Issue 6's acceptance point, NOT MET yet: on 2026-11-24 the root-cause
-// service had an anomaly within 3 minutes in 13 of 32 cases, and per-minute
-// metric gauges (client latency percentiles, CPU, syscalls) gave about 210
-// anomalies an hour outside the fault windows (docs/signals.md has the
-// figures). Disabled so the suite stays green while it is worked on; run it
-// with --gtest_also_run_disabled_tests.
+// service had an anomaly within 3 minutes in 9 of 32 cases (13 counting
+// onsets up to 2 minutes before the label), and per-minute metric gauges
+// gave about 50 anomalies an hour outside the labelled fault windows
+// (docs/signals.md has the figures and what is missed). Disabled so the
+// suite stays green while it is worked on; run it with
+// --gtest_also_run_disabled_tests.
 TEST(SignalsNezhaTest, DISABLED_RootCauseServicesShowAnAnomalyWithinThreeMinutes) {
   const std::filesystem::path dir = NezhaDir();
   if (dir.empty()) GTEST_SKIP() << "../shared/data/nezha-tt not present";
@@ -180,7 +182,10 @@ TEST(SignalsNezhaTest, DISABLED_RootCauseServicesShowAnAnomalyWithinThreeMinutes
     bool hit = false;
     std::string first;
     for (const correlate::Finding& f : *findings) {
-      if (f.service != c.service) continue;
+      const bool involved = f.service == c.service ||
+                            std::find(f.services.begin(), f.services.end(), c.service) !=
+                                f.services.end();
+      if (!involved) continue;
       if (f.onset_ns >= c.inject_ns - lead && f.onset_ns <= c.inject_ns + window) {
         hit = true;
         first = f.signal + " " + std::string(correlate::FamilyName(f.family)) + " " +

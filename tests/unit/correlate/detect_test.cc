@@ -479,6 +479,35 @@ TEST(DetectTest, FlatZeroGaugeDoesNotDivideByZero) {
   EXPECT_TRUE(std::isfinite(found[0].strength));
 }
 
+TEST(DetectTest, LowRateErrorBurstIsFoundAtItsStart) {
+  // A service that logged no errors for ten minutes logs 12 in a minute,
+  // unevenly: each bucket alone is within the one-line scale floor, the
+  // burst as a whole is not.
+  std::vector<double> v(200, 0);
+  const double burst[] = {2, 4, 0, 4, 1, 1};
+  for (size_t i = 0; i < 6; ++i) v[100 + i] = burst[i];
+  const auto found = Detect(v, SeriesKind::kCount);
+  ASSERT_EQ(found.size(), 1u) << Describe(found);
+  EXPECT_EQ(found[0].onset, 100u);
+  EXPECT_EQ(found[0].direction, Direction::kUp);
+  EXPECT_LE(found[0].end, 107u);
+}
+
+TEST(DetectTest, BurstOnBurstySeriesIsNotNews) {
+  // The same burst on a template that comes in bursts of ten lines now and
+  // then: its dispersion (variance / mean) discounts it.
+  Noise noise(77);
+  std::vector<double> v(400, 0);
+  for (size_t i = 0; i < v.size(); ++i) {
+    if (noise.Uniform() < 0.08) v[i] = noise.Poisson(10);
+  }
+  const double burst[] = {2, 4, 0, 4, 1, 1};
+  for (size_t i = 0; i < 6; ++i) v[300 + i] = burst[i];
+  for (const Anomaly& a : Detect(v, SeriesKind::kCount)) {
+    EXPECT_FALSE(a.onset >= 295 && a.onset <= 306) << Describe({a});
+  }
+}
+
 TEST(DetectTest, ConstantCountUsesPoissonFloor) {
   std::vector<double> v(150, 5);
   for (size_t i = 100; i < 120; ++i) v[i] = 7;  // within Poisson noise at 5

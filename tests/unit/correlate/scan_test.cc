@@ -1,7 +1,9 @@
 // The anomaly scan over a real store: gauges sampled once a minute in 10 s
 // buckets are judged per sample, a lone spike of a gauge does not alarm, a
 // sustained shift does with its onset; a gap in the data (no records of
-// any service) is neither a drop nor a surge.
+// any service) is neither a drop nor a surge; a gauge that keeps going
+// through the same excursions is quiet after the first; a change on many
+// services at once is one common-mode finding.
 #include "correlate/scan.h"
 
 #include <random>
@@ -76,6 +78,82 @@ TEST(Scan, SparseGaugeSpikeIsQuietShiftIsFoundAndGapsAreNotChanges) {
   EXPECT_EQ(f.onset_ns, kT0 + 120 * 60 * kSecond) << all;
   EXPECT_EQ(f.family, Family::kInfrastructure);
   EXPECT_EQ(f.kind, "cpu");
+}
+
+Result<std::vector<Finding>> ScanStore(const std::string& dir, storage::EncodedBatch batch,
+                                       int64_t since_ns, int64_t until_ns) {
+  {
+    Result<std::unique_ptr<storage::Store>> store = storage::Store::Open(dir, {});
+    if (!store.ok()) return store.status();
+    FL_RETURN_IF_ERROR((*store)->Write(std::move(batch), {}));
+  }
+  FL_ASSIGN_OR_RETURN(std::unique_ptr<storage::Reader> reader, storage::Reader::Open(dir));
+  FL_ASSIGN_OR_RETURN(SignalClassifier classifier, SignalClassifier::Create());
+  return FindAnomalies(reader.get(), since_ns, until_ns, kBucket, classifier, {});
+}
+
+TEST(Scan, GaugeGoingThroughItsUsualExcursionsIsQuietAfterTheFirst) {
+  // A once-a-minute gauge (absent for the first hour: its sampling interval
+  // must still be read as one minute) that jumps to 50 for four minutes every
+  // 40 minutes, then once to 200.
+  testing::TempDir tmp;
+  std::mt19937 rng(11);
+  std::normal_distribution<double> noise(0, 0.5);
+  storage::EncodedBatch batch;
+  const int minutes = 420;
+  for (int minute = 60; minute < minutes; ++minute) {
+    storage::ServiceBucket bucket = Bucket("api", kT0 + minute * 60 * kSecond);
+    double v = 10 + noise(rng);
+    if (minute % 40 < 4 && minute < 400) v = 50 + noise(rng);
+    if (minute >= 400 && minute < 404) v = 200 + noise(rng);
+    Add(&bucket, "metric:latency_p99", 0, v);
+    batch.series.push_back(std::move(bucket));
+  }
+  Result<std::vector<Finding>> findings =
+      ScanStore(tmp.Sub("db"), std::move(batch), kT0, kT0 + minutes * 60 * kSecond);
+  ASSERT_OK(findings.status());
+  std::string all;
+  for (const Finding& f : *findings) all += FindingJson(f) + "\n";
+  // The first excursion once the baseline has its 12 samples (minute 80),
+  // not the seven like it after, and the larger one at 400.
+  ASSERT_EQ(findings->size(), 2u) << all;
+  EXPECT_EQ((*findings)[0].onset_ns, kT0 + 80 * 60 * kSecond) << all;
+  EXPECT_EQ((*findings)[1].onset_ns, kT0 + 400 * 60 * kSecond) << all;
+}
+
+TEST(Scan, ChangeOnManyServicesAtOnceIsOneCommonModeFinding) {
+  testing::TempDir tmp;
+  std::mt19937 rng(12);
+  std::normal_distribution<double> noise(0, 1);
+  storage::EncodedBatch batch;
+  const std::vector<std::string> services = {"a", "b", "c", "d", "e", "f"};
+  for (int minute = 0; minute < 150; ++minute) {
+    for (size_t s = 0; s < services.size(); ++s) {
+      storage::ServiceBucket bucket = Bucket(services[s], kT0 + minute * 60 * kSecond);
+      // Memory drops on every service at minute 100 (a fleet restart); CPU
+      // rises on "c" alone at minute 120.
+      Add(&bucket, "metric:cpu", 0, (minute >= 120 && s == 2 ? 60 : 20) + noise(rng));
+      Add(&bucket, "metric:memory", 0, (minute >= 100 ? 300 : 500) + noise(rng));
+      batch.series.push_back(std::move(bucket));
+    }
+  }
+  Result<std::vector<Finding>> findings =
+      ScanStore(tmp.Sub("db"), std::move(batch), kT0 + 80 * 60 * kSecond, kT0 + 150 * 60 * kSecond);
+  ASSERT_OK(findings.status());
+  std::string all;
+  for (const Finding& f : *findings) all += FindingJson(f) + "\n";
+  ASSERT_EQ(findings->size(), 2u) << all;
+  const Finding& memory = (*findings)[0];
+  EXPECT_EQ(memory.signal, "metric:memory");
+  EXPECT_EQ(memory.onset_ns, kT0 + 100 * 60 * kSecond);
+  std::vector<std::string> merged = memory.services;
+  std::sort(merged.begin(), merged.end());
+  EXPECT_EQ(merged, services);
+  EXPECT_EQ(memory.service, memory.services.front());
+  const Finding& cpu = (*findings)[1];
+  EXPECT_EQ(cpu.signal, "metric:cpu");
+  EXPECT_EQ(cpu.service, "c");
+  EXPECT_TRUE(cpu.services.empty());
 }
 
 }  // namespace

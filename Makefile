@@ -5,7 +5,7 @@ JOBS ?= $(shell nproc)
 RELEASE_DIR := build/release
 TEST_DIR := build/asan
 
-.PHONY: all deps build demo test test-build bench bench-ingest bench-search clean
+.PHONY: all deps build demo test test-build bench bench-ingest bench-search bench-signals clean
 
 all: build
 
@@ -35,7 +35,7 @@ test: test-build
 	cd $(TEST_DIR) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  ctest --output-on-failure -j$(JOBS) --timeout 600
 
-bench: bench-ingest bench-search
+bench: bench-ingest bench-search bench-signals
 
 bench-ingest:
 	FAULTLINE_BENCH_DEPS=1 scripts/install-deps.sh
@@ -46,6 +46,10 @@ bench-search:
 	FAULTLINE_BENCH_DEPS=1 scripts/install-deps.sh
 	$(MAKE) build
 	bench/search.sh $(RELEASE_DIR)/tools/faultline
+
+bench-signals:
+	$(MAKE) build
+	bench/signals.sh $(RELEASE_DIR)/tools/faultline
 
 clean:
 	rm -rf build

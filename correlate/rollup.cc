@@ -88,6 +88,9 @@ class Builder {
     add(options.host_keys, Role::kHost);
     add(options.region_keys, Role::kRegion);
     add(options.endpoint_keys, Role::kEndpoint);
+    for (const auto& [key, role] : roles_) {
+      if (!key.empty()) role_shape_[key.size() & 63] |= uint64_t{1} << (key.front() & 63);
+    }
   }
 
   void AddRow(const RecordRow& row) {
@@ -98,7 +101,9 @@ class Builder {
     double latency_ms = NAN;
     const std::vector<AttrRef>& attrs = batch_.attrs();
     for (uint32_t a = row.attr_begin; a < row.attr_begin + row.attr_count; ++a) {
-      auto found = roles_.find(batch_.Get(attrs[a].key));
+      const std::string_view key = batch_.Get(attrs[a].key);
+      if (!MaybeRole(key)) continue;
+      auto found = roles_.find(key);
       if (found == roles_.end()) continue;
       const std::string_view value = batch_.Get(attrs[a].value);
       double number = 0;
@@ -223,6 +228,12 @@ class Builder {
   }
 
  private:
+  // A cheap first test (length and first byte, one bit each) that most
+  // attribute keys fail, before hashing them against the role keys.
+  bool MaybeRole(std::string_view key) const {
+    return !key.empty() && (role_shape_[key.size() & 63] >> (key.front() & 63) & 1) != 0;
+  }
+
   int64_t FloorBucket(int64_t ts_ns) const {
     const int64_t w = options_.bucket_ns;
     int64_t q = ts_ns / w;
@@ -283,23 +294,24 @@ class Builder {
     auto found = index.find(value);
     if (found != index.end()) {
       // Known, but maybe not yet for this service: count it there too.
-      CountDistinct(service, role, found->second);
-      return Capped(service, role, found->second);
+      return Capped(CountDistinct(service, role, found->second), role, found->second);
     }
     const auto id = static_cast<uint32_t>(dimension_names_.size() + 1);
     dimension_names_.push_back(std::string(kDimPrefix[role]) + std::string(value));
     index.emplace(std::string(value), id);
-    CountDistinct(service, role, id);
-    return Capped(service, role, id);
+    return Capped(CountDistinct(service, role, id), role, id);
   }
 
-  void CountDistinct(uint32_t service, size_t role, uint32_t id) {
+  // Whether `id` is within the service's first max_dimension_values values
+  // of this role, remembering it if new: one hash lookup.
+  bool CountDistinct(uint32_t service, size_t role, uint32_t id) {
     std::unordered_map<uint32_t, bool>& seen = distinct_[service][role];
-    if (seen.count(id) == 0) seen.emplace(id, seen.size() < options_.max_dimension_values);
+    const bool room = seen.size() < options_.max_dimension_values;
+    return seen.try_emplace(id, room).first->second;
   }
 
-  uint32_t Capped(uint32_t service, size_t role, uint32_t id) {
-    if (distinct_[service][role][id]) return id;
+  uint32_t Capped(bool within, size_t role, uint32_t id) {
+    if (within) return id;
     ++dimension_overflow_;
     if (other_[role] == 0) {
       dimension_names_.push_back(std::string(kDimPrefix[role]) + "_other");
@@ -321,6 +333,7 @@ class Builder {
   const RecordBatch& batch_;
   const RollupOptions& options_;
   StringMap<Role> roles_;
+  std::array<uint64_t, 64> role_shape_{};  // by key length: bit (first byte & 63)
   StringMap<uint32_t> service_index_;
   std::vector<std::string> services_;
   StrRef last_ref_;

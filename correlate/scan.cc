@@ -174,20 +174,27 @@ Result<std::vector<DenseSeries>> LoadDenseSeries(storage::Reader* reader, int64_
                                                  const SeriesFilter& filter) {
   if (bucket_ns <= 0 || until_ns <= since_ns) return std::vector<DenseSeries>{};
   const auto n = static_cast<size_t>((until_ns - since_ns + bucket_ns - 1) / bucket_ns);
-  std::map<std::tuple<std::string, std::string, std::string>, size_t> index;
+  // Service, then "signal\0dimension": one string hash per entry (this loop
+  // runs for every entry of every bucket; a map of string tuples was most
+  // of a fleet-wide scan's time).
+  std::unordered_map<std::string, std::unordered_map<std::string, size_t>> index;
   std::vector<DenseSeries> out;
+  std::string key;
   FL_RETURN_IF_ERROR(reader->ReadSeries(
       since_ns, until_ns, filter.services, [&](storage::ServiceBucket&& bucket) {
         if (bucket.start_ns < since_ns) return true;
         const auto slot = static_cast<size_t>((bucket.start_ns - since_ns) / bucket_ns);
         if (slot >= n) return true;
+        std::unordered_map<std::string, size_t>& of_service = index[bucket.service];
         for (storage::SeriesEntry& e : bucket.entries) {
           if (!SignalWanted(filter.signals, e.signal) ||
               !DimensionWanted(filter.dimension, e.dimension)) {
             continue;
           }
-          auto [it, inserted] =
-              index.try_emplace({bucket.service, e.signal, e.dimension}, out.size());
+          key.assign(e.signal);
+          key.push_back('\0');
+          key.append(e.dimension);
+          auto [it, inserted] = of_service.try_emplace(key, out.size());
           if (inserted) {
             DenseSeries& s = out.emplace_back();
             s.service = bucket.service;

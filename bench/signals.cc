@@ -1,0 +1,154 @@
+// faultline_bench_signals: the anomaly scan's cost at fleet scale.
+//
+// Writes a store holding one hour (plus the 10-minute baseline history
+// before it) of 10 s rollups for --services services (500) with --signals
+// signals each (20: two thirds counts at rates from 0.05 to 500 a bucket,
+// one third once-a-minute gauges), with a few injected shifts so the scan
+// has findings to build, then times correlate::FindAnomalies over the hour
+// (reading the rollups from RocksDB, dense series, detectors on oneTBB,
+// families) with 1 and 2 threads, --runs times each, and prints the
+// medians. Issue 6's target: under 1 s on 2 cores.
+//
+// Usage: faultline_bench_signals [--services N] [--signals N] [--runs N] [--dir D]
+// Build in Release.
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <oneapi/tbb/global_control.h>
+
+#include "correlate/families.h"
+#include "correlate/scan.h"
+#include "storage/reader.h"
+#include "storage/store.h"
+
+namespace {
+
+using namespace faultline;
+
+constexpr int64_t kSecond = 1'000'000'000;
+constexpr int64_t kBucket = 10 * kSecond;
+constexpr int64_t kStart = 1'795'000'000 * kSecond;  // a multiple of 10 s
+constexpr int kHistoryBuckets = 60;
+constexpr int kWindowBuckets = 360;
+
+double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+int Build(const std::string& dir, int services, int signals) {
+  Result<std::unique_ptr<storage::Store>> store = storage::Store::Open(dir, {});
+  if (!store.ok()) {
+    std::fprintf(stderr, "open %s: %s\n", dir.c_str(), store.status().ToString().c_str());
+    return 1;
+  }
+  std::mt19937_64 rng(42);
+  const int gauges = signals / 3;
+  const int counts = signals - gauges;
+  for (int b = 0; b < kHistoryBuckets + kWindowBuckets; ++b) {
+    storage::EncodedBatch batch;
+    for (int s = 0; s < services; ++s) {
+      storage::ServiceBucket bucket{"svc-" + std::to_string(s), kStart + b * kBucket, kBucket, {}};
+      // One service in 25 has a fault in the second half hour.
+      const bool fault = s % 25 == 0 && b >= kHistoryBuckets + 200 && b < kHistoryBuckets + 230;
+      for (int c = 0; c < counts; ++c) {
+        const double rate = 0.05 * std::pow(10.0, 4.0 * c / std::max(1, counts - 1));
+        std::poisson_distribution<int> lines(fault && c == 1 ? rate * 5 + 5 : rate);
+        const int n = lines(rng);
+        if (n == 0) continue;
+        storage::SeriesEntry& e = bucket.entries.emplace_back();
+        e.signal = "count." + std::to_string(c);
+        e.point.count = static_cast<uint64_t>(n);
+      }
+      if (b % 6 == 0) {
+        for (int g = 0; g < gauges; ++g) {
+          std::normal_distribution<double> level(100 + 10 * g, 3);
+          storage::SeriesEntry& e = bucket.entries.emplace_back();
+          e.signal = "metric:gauge_" + std::to_string(g);
+          e.point.AddSample(level(rng) * (fault && g == 0 ? 2 : 1), bucket.start_ns);
+        }
+      }
+      std::sort(bucket.entries.begin(), bucket.entries.end(),
+                [](const auto& x, const auto& y) { return x.signal < y.signal; });
+      batch.series.push_back(std::move(bucket));
+    }
+    Status written = (*store)->Write(std::move(batch), {});
+    if (!written.ok()) {
+      std::fprintf(stderr, "write: %s\n", written.ToString().c_str());
+      return 1;
+    }
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int services = 500, signals = 20, runs = 5;
+  std::string dir = "build/bench-work/signals-store";
+  for (int i = 1; i + 1 < argc; i += 2) {
+    if (!std::strcmp(argv[i], "--services")) services = std::atoi(argv[i + 1]);
+    else if (!std::strcmp(argv[i], "--signals")) signals = std::atoi(argv[i + 1]);
+    else if (!std::strcmp(argv[i], "--runs")) runs = std::atoi(argv[i + 1]);
+    else if (!std::strcmp(argv[i], "--dir")) dir = argv[i + 1];
+    else {
+      std::fprintf(stderr, "usage: %s [--services N] [--signals N] [--runs N] [--dir D]\n", argv[0]);
+      return 2;
+    }
+  }
+  if (services <= 0 || signals < 3 || runs <= 0) {
+    std::fprintf(stderr, "--services must be > 0, --signals >= 3, --runs > 0\n");
+    return 2;
+  }
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(std::filesystem::path(dir).parent_path());
+  const auto t0 = std::chrono::steady_clock::now();
+  if (Build(dir, services, signals) != 0) return 1;
+  const double build_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  std::printf("store: %d services x %d signals x %d buckets (+%d history) of 10 s, written in %.2f s\n",
+              services, signals, kWindowBuckets, kHistoryBuckets, build_s);
+
+  Result<std::unique_ptr<storage::Reader>> reader = storage::Reader::Open(dir);
+  Result<correlate::SignalClassifier> classifier = correlate::SignalClassifier::Create();
+  if (!reader.ok() || !classifier.ok()) {
+    std::fprintf(stderr, "open reader or classifier failed\n");
+    return 1;
+  }
+  const int64_t since = kStart + kHistoryBuckets * kBucket;
+  const int64_t until = since + kWindowBuckets * kBucket;
+  std::printf("%-8s %-10s %-10s %s\n", "threads", "median_s", "min_s", "findings");
+  for (int threads : {1, 2}) {
+    tbb::global_control parallelism(tbb::global_control::max_allowed_parallelism,
+                                    static_cast<size_t>(threads));
+    std::vector<double> times;
+    size_t found = 0;
+    for (int r = 0; r < runs; ++r) {
+      const auto start = std::chrono::steady_clock::now();
+      Result<std::vector<correlate::Finding>> findings = correlate::FindAnomalies(
+          reader->get(), since, until, kBucket, *classifier, correlate::ScanOptions{});
+      times.push_back(
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+      if (!findings.ok()) {
+        std::fprintf(stderr, "scan: %s\n", findings.status().ToString().c_str());
+        return 1;
+      }
+      found = findings->size();
+    }
+    std::printf("%-8d %-10.3f %-10.3f %zu\n", threads, Median(times),
+                *std::min_element(times.begin(), times.end()), found);
+  }
+  std::printf("target: the scan of 1 h x %d services x %d signals under 1 s on 2 cores\n", services,
+              signals);
+  return 0;
+}

@@ -88,9 +88,6 @@ class Builder {
     add(options.host_keys, Role::kHost);
     add(options.region_keys, Role::kRegion);
     add(options.endpoint_keys, Role::kEndpoint);
-    for (const auto& [key, role] : roles_) {
-      if (!key.empty()) role_shape_[key.size() & 63] |= uint64_t{1} << (key.front() & 63);
-    }
   }
 
   void AddRow(const RecordRow& row) {
@@ -101,9 +98,7 @@ class Builder {
     double latency_ms = NAN;
     const std::vector<AttrRef>& attrs = batch_.attrs();
     for (uint32_t a = row.attr_begin; a < row.attr_begin + row.attr_count; ++a) {
-      const std::string_view key = batch_.Get(attrs[a].key);
-      if (!MaybeRole(key)) continue;
-      auto found = roles_.find(key);
+      auto found = roles_.find(batch_.Get(attrs[a].key));
       if (found == roles_.end()) continue;
       const std::string_view value = batch_.Get(attrs[a].value);
       double number = 0;
@@ -228,12 +223,6 @@ class Builder {
   }
 
  private:
-  // A cheap first test (length and first byte, one bit each) that most
-  // attribute keys fail, before hashing them against the role keys.
-  bool MaybeRole(std::string_view key) const {
-    return !key.empty() && (role_shape_[key.size() & 63] >> (key.front() & 63) & 1) != 0;
-  }
-
   int64_t FloorBucket(int64_t ts_ns) const {
     const int64_t w = options_.bucket_ns;
     int64_t q = ts_ns / w;
@@ -333,7 +322,6 @@ class Builder {
   const RecordBatch& batch_;
   const RollupOptions& options_;
   StringMap<Role> roles_;
-  std::array<uint64_t, 64> role_shape_{};  // by key length: bit (first byte & 63)
   StringMap<uint32_t> service_index_;
   std::vector<std::string> services_;
   StrRef last_ref_;

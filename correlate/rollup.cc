@@ -4,6 +4,7 @@
 #include <array>
 #include <charconv>
 #include <cmath>
+#include <map>
 #include <string_view>
 #include <tuple>
 #include <unordered_map>
@@ -346,6 +347,68 @@ std::string TemplateSignal(uint64_t template_id) {
   static constexpr char kHex[] = "0123456789abcdef";
   std::string out = "template:";
   for (int shift = 60; shift >= 0; shift -= 4) out.push_back(kHex[(template_id >> shift) & 15]);
+  return out;
+}
+
+std::vector<storage::ServiceBucket> RollupCalls(const std::vector<Call>& calls,
+                                                const RollupOptions& options) {
+  // Calls are few next to records (one per cross-service span), so a sorted
+  // map keyed by what the output is sorted by does.
+  struct EdgeAcc {
+    uint64_t calls = 0, errors = 0;
+    Histogram latency;
+  };
+  static constexpr std::array<std::array<std::string_view, 2>, 3> kNames = {{
+      {"edge.calls", "edge.errors"},
+      {"edge.peer_calls", "edge.peer_errors"},
+      {"edge.trace_calls", "edge.trace_errors"},
+  }};
+  auto source_index = [](EdgeSource source) -> size_t {
+    switch (source) {
+      case EdgeSource::kSpan: return 0;
+      case EdgeSource::kField: return 1;
+      default: return 2;
+    }
+  };
+  const int64_t w = options.bucket_ns;
+  std::map<std::tuple<int64_t, std::string_view, std::string_view, size_t>, EdgeAcc> accs;
+  for (const Call& call : calls) {
+    if (call.caller.empty() || call.callee.empty() || call.source == EdgeSource::kConfig) continue;
+    int64_t bucket = call.ts_ns / w;
+    if (call.ts_ns % w != 0 && call.ts_ns < 0) --bucket;
+    const size_t source = source_index(call.source);
+    EdgeAcc& acc = accs[{bucket * w, call.callee, call.caller, source}];
+    acc.calls += call.weight;
+    if (call.error) acc.errors += call.weight;
+    if (source == 0) acc.latency.Add(static_cast<double>(call.latency_ns) / 1e6);
+  }
+  std::vector<ServiceBucket> out;
+  for (auto& [key, acc] : accs) {
+    const auto& [start_ns, callee, caller, source] = key;
+    if (out.empty() || out.back().start_ns != start_ns || out.back().service != callee) {
+      ServiceBucket& bucket = out.emplace_back();
+      bucket.service = callee;
+      bucket.start_ns = start_ns;
+      bucket.width_ns = w;
+    }
+    std::vector<SeriesEntry>& entries = out.back().entries;
+    const std::string dimension = std::string(kCallerDimension) + std::string(caller);
+    auto entry = [&](std::string_view signal) -> SeriesPoint& {
+      SeriesEntry& e = entries.emplace_back();
+      e.signal = signal;
+      e.dimension = dimension;
+      return e.point;
+    };
+    entry(kNames[source][0]).count = acc.calls;
+    if (acc.errors != 0) entry(kNames[source][1]).count = acc.errors;
+    if (!acc.latency.empty()) entry("edge.latency").histogram = std::move(acc.latency);
+  }
+  for (ServiceBucket& bucket : out) {
+    std::sort(bucket.entries.begin(), bucket.entries.end(),
+              [](const SeriesEntry& a, const SeriesEntry& b) {
+                return std::tie(a.signal, a.dimension) < std::tie(b.signal, b.dimension);
+              });
+  }
   return out;
 }
 

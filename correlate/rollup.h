@@ -9,6 +9,11 @@
 //   span.calls, span.errors, span.latency (histogram, ms)   from spans
 //   template:<16 hex digits>   lines per log template
 //   metric:<name>   gauge samples (count, sum, min, max, last)
+// Call edges (RollupCalls), kept on the callee with dimension caller=<svc>:
+//   edge.calls, edge.errors, edge.latency (histogram, ms, as the caller saw
+//   the call: correlate/topology.h Edge)     from spans
+//   edge.peer_calls, edge.peer_errors        from peer/upstream fields
+//   edge.trace_calls, edge.trace_errors      from shared trace ids
 // Each of records, errors, http.5xx, http.429 and span.errors is also kept
 // per dimension where the record carries one: host=<v>, region=<v>,
 // endpoint=<v>; latency and span.latency per region and endpoint only
@@ -20,6 +25,7 @@
 #include <vector>
 
 #include "core/record.h"
+#include "correlate/topology.h"
 #include "storage/series.h"
 
 namespace faultline::correlate {
@@ -59,6 +65,12 @@ struct RollupCounters {
 // sorted. Pure apart from `counters`; thread-safe for distinct outputs.
 std::vector<storage::ServiceBucket> Rollup(const RecordBatch& batch, const RollupOptions& options,
                                            RollupCounters* counters = nullptr);
+
+// The rollups of resolved calls (TopologyBuilder::TakeCalls), one
+// ServiceBucket per (callee, bucket), entries sorted. The store merges them
+// like Rollup's, so they may share keys with a batch's Rollup output.
+std::vector<storage::ServiceBucket> RollupCalls(const std::vector<Call>& calls,
+                                                const RollupOptions& options);
 
 // "template:0011223344556677"
 std::string TemplateSignal(uint64_t template_id);

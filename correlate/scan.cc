@@ -1,5 +1,7 @@
 #include "correlate/scan.h"
 
+#include "correlate/rollup.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -11,6 +13,7 @@
 
 #include "core/json_writer.h"
 #include "core/time.h"
+#include "correlate/rollup.h"
 
 namespace faultline::correlate {
 
@@ -45,7 +48,9 @@ bool SignalWanted(const std::vector<std::string>& wanted, const std::string& sig
 
 bool DimensionWanted(const std::string& wanted, const std::string& dimension) {
   if (wanted == "all") return true;
-  if (wanted.empty()) return dimension.empty();
+  // Call edges exist per caller only (rollup.h): they count as the service's
+  // own series.
+  if (wanted.empty()) return dimension.empty() || dimension.starts_with(kCallerDimension);
   return dimension.rfind(wanted + "=", 0) == 0;
 }
 
@@ -228,7 +233,8 @@ Result<std::vector<DenseSeries>> LoadDenseSeries(storage::Reader* reader, int64_
   const bool spans_seen = std::find(has_spans.begin(), has_spans.end(), 1) != has_spans.end();
   for (DenseSeries& s : out) {
     if (s.stat != Stat::kCount) continue;
-    const bool span_signal = s.signal.rfind("span.", 0) == 0;
+    const bool span_signal = s.signal.starts_with("span.") || s.signal == "edge.calls" ||
+                             s.signal == "edge.errors";
     const std::vector<char>& coverage = span_signal ? has_spans : has_logs;
     if (!(span_signal ? spans_seen : logs_seen)) continue;  // filtered out: no coverage known
     for (size_t i = 0; i < n; ++i) {

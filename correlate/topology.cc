@@ -4,11 +4,15 @@
 #include <array>
 #include <charconv>
 #include <cstdio>
+#include <deque>
 #include <functional>
 #include <limits>
 #include <map>
+#include <tuple>
 #include <unordered_map>
 #include <utility>
+
+#include "core/histogram.h"
 
 namespace faultline::correlate {
 
@@ -126,6 +130,75 @@ class ExpiringMap {
   ExpiryIndex by_expiry_;
 };
 
+// The open traces: keyed by a 64-bit hash of the trace id (no string per
+// record: every log line with a trace id passes through here, in the serial
+// stage of ingest), expired in arrival order. An entry whose expiry was
+// raised after it was queued is queued again when it reaches the front, so
+// nothing expires early; one that arrived out of time order may wait behind
+// an older one, a little longer than its horizon (the caps still bound it).
+// Two trace ids with the same hash would share an entry: at 64 bits, about
+// one chance in 10^7 with a million open traces, and the cost is one
+// spurious trace-evidence pair.
+template <typename V>
+class HashedExpiringMap {
+ public:
+  V& Upsert(uint64_t key, int64_t expiry_ns, bool* inserted) {
+    auto [it, fresh] = map_.try_emplace(key);
+    *inserted = fresh;
+    if (fresh) {
+      it->second.expiry = expiry_ns;
+      queue_.emplace_back(expiry_ns, key);
+    } else {
+      it->second.expiry = std::max(it->second.expiry, expiry_ns);
+    }
+    return it->second.value;
+  }
+
+  // Removes the oldest-queued entry if its expiry is before `cutoff_ns`,
+  // moving its value to `*out`. False when there is none.
+  bool PopExpired(int64_t cutoff_ns, V* out) {
+    while (!queue_.empty() && queue_.front().first < cutoff_ns) {
+      const auto [queued_expiry, key] = queue_.front();
+      queue_.pop_front();
+      const auto it = map_.find(key);
+      if (it == map_.end()) continue;  // gone already (cap)
+      if (it->second.expiry >= cutoff_ns) {
+        queue_.emplace_back(it->second.expiry, key);  // raised since: wait again
+        continue;
+      }
+      *out = std::move(it->second.value);
+      map_.erase(it);
+      return true;
+    }
+    return false;
+  }
+
+  // Removes the oldest-queued entry. False when empty.
+  bool PopFirst(V* out) {
+    while (!queue_.empty()) {
+      const uint64_t key = queue_.front().second;
+      queue_.pop_front();
+      const auto it = map_.find(key);
+      if (it == map_.end()) continue;
+      *out = std::move(it->second.value);
+      map_.erase(it);
+      return true;
+    }
+    return false;
+  }
+
+  size_t size() const { return map_.size(); }
+  bool empty() const { return map_.empty(); }
+
+ private:
+  struct Node {
+    int64_t expiry = 0;
+    V value{};
+  };
+  std::unordered_map<uint64_t, Node> map_;
+  std::deque<std::pair<int64_t, uint64_t>> queue_;  // (expiry when queued, key)
+};
+
 // What one source saw of one (caller, callee) pair.
 struct SourceStats {
   bool seen = false;
@@ -136,11 +209,11 @@ struct SourceStats {
   int64_t first_seen_ns = 0;  // meaningful only when calls > 0
   int64_t last_seen_ns = 0;
 
-  void AddCall(int64_t ts_ns, int64_t duration_ns, bool error) {
+  void AddCall(int64_t ts_ns, int64_t duration_ns, bool error, uint32_t weight = 1) {
     SourceStats call;
     call.seen = true;
-    call.calls = 1;
-    call.errors = error ? 1 : 0;
+    call.calls = weight;
+    call.errors = error ? weight : 0;
     call.total_duration_ns = duration_ns;
     call.max_duration_ns = duration_ns;
     call.first_seen_ns = ts_ns;
@@ -183,6 +256,10 @@ struct TopologyBuilder::State {
     int64_t duration_ns = 0;
     bool error = false;
   };
+  struct KnownSpan {
+    uint32_t service = 0;
+    int64_t duration_ns = 0;
+  };
   struct TraceService {
     uint32_t service = 0;
     int64_t first_ts_ns = 0;
@@ -191,6 +268,7 @@ struct TopologyBuilder::State {
 
   explicit State(TopologyOptions opts) : options(std::move(opts)) {
     if (options.horizon_ns <= 0) options.horizon_ns = 1;
+    if (options.trace_sample == 0) options.trace_sample = 1;
     if (options.max_pending == 0) options.max_pending = 1;
   }
 
@@ -205,11 +283,17 @@ struct TopologyBuilder::State {
 
   // Key: trace id, NUL, span id. Ids are hex or at least printable, so the
   // separator cannot make two different pairs collide.
-  ExpiringMap<uint32_t> spans;                     // span -> its service
+  ExpiringMap<KnownSpan> spans;                    // span -> its service, duration
   ExpiringMap<std::vector<PendingChild>> pending;  // parent span -> children
   size_t pending_children = 0;
-  ExpiringMap<std::vector<TraceService>> traces;  // trace id -> services
+  HashedExpiringMap<std::vector<TraceService>> traces;  // trace id hash -> services
   std::unordered_map<uint64_t, PairStats> pairs;
+
+  std::vector<Call> calls;  // options.record_calls: resolved since TakeCalls
+  // StronglyConnected's graph of span/field/config pairs and its memo.
+  bool strong_changed = true;
+  std::vector<std::vector<uint32_t>> strong_out_cache;
+  std::unordered_map<uint32_t, std::vector<bool>> reach_cache;
 
   std::string key_scratch;
   std::vector<std::string_view> peer_scratch;
@@ -232,14 +316,47 @@ struct TopologyBuilder::State {
 
   void SeeTime(int64_t ts_ns) { newest_ns = std::max(newest_ns, ts_ns); }
 
-  void SpanCall(uint32_t parent, const PendingChild& child) {
+  // One call seen by `source`: counted in its pair, and kept for TakeCalls.
+  // A trace pair that span or field evidence seen so far already explains
+  // (Edges() would drop it) is not kept: stored, it would only repeat the
+  // stronger edge's calls.
+  void Count(size_t source, uint32_t caller, uint32_t callee, int64_t ts_ns, int64_t latency_ns,
+             bool error) {
+    SourceStats& stats = pairs[PairKey(caller, callee)].by_source[source];
+    if (!stats.seen && source != kTraceIndex) strong_changed = true;
+    const uint32_t weight = source == kTraceIndex ? options.trace_sample : 1;
+    stats.AddCall(ts_ns, latency_ns, error, weight);
+    if (!options.record_calls) return;
+    if (source == kTraceIndex && StronglyConnected(caller, callee)) return;
+    calls.push_back(Call{service_names[caller], service_names[callee], ts_ns, latency_ns, error,
+                         kSourceOfIndex[source], weight});
+  }
+
+  // Whether span or field evidence connects the two services, either way
+  // round; the reachability sets are kept until a new strong pair appears.
+  bool StronglyConnected(uint32_t a, uint32_t b) {
+    if (strong_changed) {
+      strong_out_cache.assign(service_names.size(), {});
+      for (const auto& [key, stats] : pairs) {
+        if (stats.config || stats.by_source[kSpanIndex].seen || stats.by_source[kFieldIndex].seen) {
+          strong_out_cache[key >> 32].push_back(static_cast<uint32_t>(key));
+        }
+      }
+      reach_cache.clear();
+      strong_changed = false;
+    }
+    if (std::max(a, b) >= strong_out_cache.size()) return false;  // interned since
+    return Reaches(a, b, strong_out_cache, &reach_cache) ||
+           Reaches(b, a, strong_out_cache, &reach_cache);
+  }
+
+  void SpanCall(const KnownSpan& parent, const PendingChild& child) {
     ++counters.matched;
-    if (parent == child.service) {
+    if (parent.service == child.service) {
       ++counters.same_service;
       return;
     }
-    pairs[PairKey(parent, child.service)].by_source[kSpanIndex].AddCall(
-        child.ts_ns, child.duration_ns, child.error);
+    Count(kSpanIndex, parent.service, child.service, child.ts_ns, parent.duration_ns, child.error);
   }
 
   void AddSpan(std::string_view service, std::string_view trace_id, std::string_view span_id,
@@ -260,20 +377,20 @@ struct TopologyBuilder::State {
     // same span exported twice) is spotted before it counts a second call.
     if (!span_id.empty()) {
       bool inserted = false;
-      uint32_t& known = spans.Upsert(SpanKey(trace_id, span_id), expiry_ns, &inserted);
+      KnownSpan& known = spans.Upsert(SpanKey(trace_id, span_id), expiry_ns, &inserted);
       if (!inserted) {
         ++counters.duplicate_spans;
         Evict();
         return;
       }
-      known = self.service;
+      known = KnownSpan{self.service, self.duration_ns};
     }
 
     if (parent_span_id.empty()) {
       ++counters.root_spans;
     } else {
       const std::string& parent_key = SpanKey(trace_id, parent_span_id);
-      if (const uint32_t* parent = spans.Find(parent_key)) {
+      if (const KnownSpan* parent = spans.Find(parent_key)) {
         SpanCall(*parent, self);
       } else {
         bool inserted = false;
@@ -287,7 +404,8 @@ struct TopologyBuilder::State {
     if (!span_id.empty()) {
       const std::string& key = SpanKey(trace_id, span_id);
       if (std::vector<PendingChild>* waiting = pending.Find(key)) {
-        for (const PendingChild& child : *waiting) SpanCall(self.service, child);
+        const KnownSpan parent{self.service, self.duration_ns};
+        for (const PendingChild& child : *waiting) SpanCall(parent, child);
         pending_children -= waiting->size();
         pending.Erase(key);
       }
@@ -303,10 +421,12 @@ struct TopologyBuilder::State {
       return;
     }
     SeeTime(ts_ns);
+    if (!Sampled(trace_id)) return;
     const uint32_t id = Intern(service);
     bool inserted = false;
     std::vector<TraceService>& seen =
-        traces.Upsert(trace_id, SaturatingAdd(ts_ns, options.horizon_ns), &inserted);
+        traces.Upsert(std::hash<std::string_view>{}(trace_id),
+                      SaturatingAdd(ts_ns, options.horizon_ns), &inserted);
     // A trace touches a handful of services: a linear scan beats a map here.
     auto it = std::find_if(seen.begin(), seen.end(),
                            [id](const TraceService& entry) { return entry.service == id; });
@@ -326,7 +446,8 @@ struct TopologyBuilder::State {
     }
     ++counters.peer_records;
     SeeTime(ts_ns);
-    pairs[PairKey(Intern(service), Intern(peer))].by_source[kFieldIndex].AddCall(ts_ns, 0, error);
+    const uint32_t caller = Intern(service);
+    Count(kFieldIndex, caller, Intern(peer), ts_ns, 0, error);
     Evict();
   }
 
@@ -337,6 +458,7 @@ struct TopologyBuilder::State {
     }
     ++counters.config_edges;
     pairs[PairKey(Intern(caller), Intern(callee))].config = true;
+    strong_changed = true;
   }
 
   // The service with the earliest first record (ties: smallest name) is
@@ -351,8 +473,7 @@ struct TopologyBuilder::State {
         });
     for (const TraceService& other : seen) {
       if (other.service == first->service) continue;
-      pairs[PairKey(first->service, other.service)].by_source[kTraceIndex].AddCall(
-          other.first_ts_ns, 0, other.error);
+      Count(kTraceIndex, first->service, other.service, other.first_ts_ns, 0, other.error);
     }
   }
 
@@ -361,7 +482,7 @@ struct TopologyBuilder::State {
   // trace's evidence is complete enough once its horizon has passed.
   void Evict() {
     const size_t cap = options.max_pending;
-    uint32_t service = 0;
+    KnownSpan service;
     while (spans.PopExpired(newest_ns, &service)) {
     }
     std::vector<PendingChild> children;
@@ -491,6 +612,7 @@ struct TopologyBuilder::State {
         continue;
       }
       PairStats& stats = pairs[PairKey(Intern(edge.caller), Intern(edge.callee))];
+      strong_changed = true;
       if (HasSource(edge.sources, EdgeSource::kConfig)) stats.config = true;
       // The counts of an Edge belong to its strongest source; its weaker
       // sources are only marked as seen, which keeps the precedence rule
@@ -512,6 +634,14 @@ struct TopologyBuilder::State {
         stats.by_source[index].Add(incoming);
       }
     }
+  }
+
+  bool Sampled(std::string_view trace_id) const {
+    if (options.trace_sample <= 1) return true;
+    // The table's key hash, remixed so that the sample is not the keys of
+    // one set of hash buckets.
+    const uint64_t h = std::hash<std::string_view>{}(trace_id) * 0x9e3779b97f4a7c15ull;
+    return (h >> 32) % options.trace_sample == 0;
   }
 
   // Feeds one row; `attr(i)` returns the i-th attribute as a (key, value)
@@ -554,6 +684,9 @@ Status TopologyOptions::Validate() const {
   }
   if (max_pending == 0) {
     return Status::InvalidArgument("topology max_pending must be positive");
+  }
+  if (trace_sample == 0) {
+    return Status::InvalidArgument("topology trace_sample must be positive");
   }
   for (const std::string& key : peer_keys) {
     if (key.empty()) return Status::InvalidArgument("topology peer_keys holds an empty key");
@@ -616,6 +749,8 @@ void TopologyBuilder::AddRecord(const Record& record) {
 std::vector<Edge> TopologyBuilder::Edges(bool flush) { return state_->Edges(flush); }
 
 void TopologyBuilder::Merge(const std::vector<Edge>& edges) { state_->Merge(edges); }
+
+std::vector<Call> TopologyBuilder::TakeCalls() { return std::exchange(state_->calls, {}); }
 
 TopologyCounters TopologyBuilder::counters() const {
   TopologyCounters counters = state_->counters;
@@ -687,6 +822,87 @@ std::string ToDot(const std::vector<Edge>& edges) {
   }
   out += "}\n";
   return out;
+}
+
+Result<std::vector<Edge>> LoadStoredEdges(
+    storage::Reader* reader, int64_t since_ns, int64_t until_ns,
+    const std::vector<std::pair<std::string, std::string>>& config_edges) {
+  // What one source's series said of one pair over the window.
+  struct Stored {
+    uint64_t calls = 0, errors = 0;
+    Histogram latency;
+    int64_t first_ns = std::numeric_limits<int64_t>::max();
+    int64_t last_ns = std::numeric_limits<int64_t>::min();
+  };
+  struct Signal {
+    std::string_view name;
+    EdgeSource source;
+    int what;  // 0 calls, 1 errors, 2 latency
+  };
+  static constexpr std::array<Signal, 7> kSignals = {{
+      {"edge.calls", EdgeSource::kSpan, 0},
+      {"edge.errors", EdgeSource::kSpan, 1},
+      {"edge.latency", EdgeSource::kSpan, 2},
+      {"edge.peer_calls", EdgeSource::kField, 0},
+      {"edge.peer_errors", EdgeSource::kField, 1},
+      {"edge.trace_calls", EdgeSource::kTrace, 0},
+      {"edge.trace_errors", EdgeSource::kTrace, 1},
+  }};
+  std::map<std::tuple<std::string, std::string, uint8_t>, Stored> stored;
+  FL_RETURN_IF_ERROR(reader->ReadSeries(
+      since_ns, until_ns, {}, [&](storage::ServiceBucket&& bucket) {
+        for (storage::SeriesEntry& entry : bucket.entries) {
+          if (!entry.signal.starts_with("edge.") ||
+              !entry.dimension.starts_with(kCallerDimension)) {
+            continue;
+          }
+          const auto signal = std::find_if(kSignals.begin(), kSignals.end(), [&](const Signal& k) {
+            return k.name == entry.signal;
+          });
+          if (signal == kSignals.end()) continue;
+          Stored& s = stored[{entry.dimension.substr(kCallerDimension.size()),
+                              bucket.service, static_cast<uint8_t>(signal->source)}];
+          switch (signal->what) {
+            case 0:
+              s.calls += entry.point.count;
+              s.first_ns = std::min(s.first_ns, bucket.start_ns);
+              s.last_ns = std::max(s.last_ns, bucket.start_ns);
+              break;
+            case 1:
+              s.errors += entry.point.count;
+              break;
+            default:
+              s.latency.Merge(entry.point.histogram);
+          }
+        }
+        return true;
+      }));
+
+  TopologyBuilder builder;
+  std::vector<Edge> edges;
+  for (const auto& [key, s] : stored) {
+    if (s.calls == 0) continue;
+    Edge& edge = edges.emplace_back();
+    edge.caller = std::get<0>(key);
+    edge.callee = std::get<1>(key);
+    edge.sources = std::get<2>(key);
+    edge.calls = s.calls;
+    edge.errors = s.errors;
+    edge.first_seen_ns = s.first_ns;
+    edge.last_seen_ns = s.last_ns;
+    double total_ms = 0;
+    for (const auto& [index, count] : s.latency.buckets()) {
+      total_ms += Histogram::BucketValue(index) * static_cast<double>(count);
+    }
+    edge.total_duration_ns = static_cast<int64_t>(total_ms * 1e6);
+    if (!s.latency.buckets().empty()) {
+      edge.max_duration_ns =
+          static_cast<int64_t>(Histogram::BucketValue(s.latency.buckets().back().first) * 1e6);
+    }
+  }
+  builder.Merge(edges);
+  for (const auto& [caller, callee] : config_edges) builder.AddConfigEdge(caller, callee);
+  return builder.Edges(/*flush=*/false);
 }
 
 }  // namespace faultline::correlate

@@ -58,10 +58,12 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "core/record.h"
 #include "core/status.h"
+#include "storage/reader.h"
 
 namespace faultline::correlate {
 
@@ -80,8 +82,13 @@ struct Edge {
   uint64_t calls = 0;             // see "How evidence combines" above
   uint64_t errors = 0;            // calls that failed (span error flag,
                                   // error-level peer record, ...)
-  int64_t total_duration_ns = 0;  // spans only: sum of child span durations
-  int64_t max_duration_ns = 0;    // spans only
+  // Spans only: the latency of the call as the caller saw it, which is the
+  // duration of the parent span (the caller's client span around the call in
+  // OpenTelemetry-style instrumentation, so network time is included; where
+  // the caller has no client spans, its whole operation). A network delay at
+  // the callee shows here and not in the callee's own spans.
+  int64_t total_duration_ns = 0;  // sum over calls
+  int64_t max_duration_ns = 0;
   int64_t first_seen_ns = 0;      // event time of the first / last call;
   int64_t last_seen_ns = 0;       // 0 for config-only edges
   uint8_t sources = 0;            // EdgeSource bits
@@ -93,6 +100,26 @@ struct Edge {
 // there are no calls.
 int64_t MeanDurationNs(const Edge& edge);
 
+// The dimension of the call-edge rollups: "caller=<service>".
+inline constexpr std::string_view kCallerDimension = "caller=";
+
+// One call as the builder resolved it, for rollups at ingest
+// (TopologyOptions::record_calls; correlate/rollup.h RollupCalls): a span
+// matched to its parent in another service, a peer-field record, or a trace
+// pair when its trace is resolved. The rollups keep them per callee and
+// caller per time bucket, which is how the topology is stored as data arrives.
+struct Call {
+  std::string caller;
+  std::string callee;
+  int64_t ts_ns = 0;       // the child span's (or record's) event time
+  int64_t latency_ns = 0;  // spans: the parent span's duration (see Edge); else 0
+  bool error = false;
+  EdgeSource source = EdgeSource::kSpan;
+  // Calls this one stands for: TopologyOptions::trace_sample for a trace
+  // pair (its trace was sampled), else 1.
+  uint32_t weight = 1;
+};
+
 struct TopologyOptions {
   // How long, in event time, a span waits for its parent (or is remembered as
   // a possible parent) and how long a trace stays open for more records. An
@@ -103,7 +130,8 @@ struct TopologyOptions {
   int64_t horizon_ns = int64_t{5} * 60 * 1'000'000'000;
   // Cap on each of the three buffers (spans remembered as parents, spans
   // waiting for a parent, open traces). On overflow the entry that would
-  // expire first goes (a trace is resolved early rather than dropped). An
+  // expire first goes (for traces, the one opened first; a trace is
+  // resolved early rather than dropped). An
   // entry costs about 250 bytes, so the default bounds a buffer near 250 MB:
   // far above a normal horizon's worth, so that a burst costs some unmatched
   // spans rather than the process.
@@ -113,9 +141,18 @@ struct TopologyOptions {
   std::vector<std::string> peer_keys = {"peer.service",   "upstream",     "upstream_service",
                                         "target",         "downstream",   "callee",
                                         "server.address", "net.peer.name"};
+  // Keep every resolved call for TakeCalls() (ingest does, to store them as
+  // rollups); off, only the aggregated edges are kept.
+  bool record_calls = false;
+  // Trace evidence from 1 trace in this many, chosen by a hash of the trace
+  // id (so the same traces on every service, in any batching), each counted
+  // this many times. Every log line with a trace id would otherwise pass
+  // through the open-trace table in ingest's serial stage; trace evidence is
+  // the weakest kind and a lower bound anyway. Ingest uses 8; 1 keeps all.
+  uint32_t trace_sample = 1;
 
-  // InvalidArgument when horizon_ns <= 0, max_pending == 0 or a peer key is
-  // empty.
+  // InvalidArgument when horizon_ns <= 0, max_pending == 0, trace_sample
+  // == 0 or a peer key is empty.
   Status Validate() const;
 };
 
@@ -205,6 +242,10 @@ class TopologyBuilder {
 
   TopologyCounters counters() const;
 
+  // The calls resolved since the last call (record_calls on; else empty), in
+  // the order they were resolved.
+  std::vector<Call> TakeCalls();
+
  private:
   struct State;
   std::unique_ptr<State> state_;
@@ -215,5 +256,15 @@ class TopologyBuilder {
 // dashed, config-only edges dotted, edges with errors red. Used by
 // `faultline topology --output dot`.
 std::string ToDot(const std::vector<Edge>& edges);
+
+// The topology as stored at ingest: the edge.* rollups (correlate/rollup.h
+// RollupCalls) of buckets starting in [since_ns, until_ns), combined by the
+// rules above (span counts win over peer-field counts; trace-only pairs
+// that the others explain are dropped), plus `config_edges`. Times are to
+// the bucket (first_seen/last_seen are bucket starts) and latencies to the
+// histogram's 1%.
+Result<std::vector<Edge>> LoadStoredEdges(
+    storage::Reader* reader, int64_t since_ns, int64_t until_ns,
+    const std::vector<std::pair<std::string, std::string>>& config_edges = {});
 
 }  // namespace faultline::correlate

@@ -86,10 +86,12 @@ class ConfigReader {
         ReadKafka(*table);
       } else if (name == "signals") {
         ReadSignals(*table);
+      } else if (name == "topology") {
+        ReadTopology(*table);
       } else {
         Error(node, "unknown section [" + name +
                         "] (known: time, limits, fields, storage, ingest, templates, kafka, "
-                        "signals, [[sources]])");
+                        "signals, topology, [[sources]])");
       }
     }
     CheckTimeLayoutsAreUsed();
@@ -244,19 +246,11 @@ class ConfigReader {
         target->push_back(one->get());
         continue;
       }
-      const auto* list = node.as_array();
-      if (list == nullptr) {
+      if (!node.is_array()) {
         Error(node, full + " must be a field name or a list of field names");
         continue;
       }
-      for (const auto& item : *list) {
-        const auto* text = item.as_string();
-        if (text == nullptr || text->get().empty()) {
-          Error(item, full + " entries must be non-empty strings");
-          continue;
-        }
-        target->push_back(text->get());
-      }
+      StringList(node, full, target);
     }
   }
 
@@ -284,6 +278,60 @@ class ConfigReader {
         ReadSignalRules(node);
       } else {
         Unknown(node, "signals", name, {"enabled", "bucket", "max_dimension_values", "rules"});
+      }
+    }
+  }
+
+  // A list of non-empty strings into `out`.
+  void StringList(const toml::node& node, const std::string& full, std::vector<std::string>* out) {
+    const auto* list = node.as_array();
+    if (list == nullptr) {
+      Error(node, full + " must be a list of strings");
+      return;
+    }
+    for (const auto& item : *list) {
+      const auto* text = item.as_string();
+      if (text == nullptr || text->get().empty()) {
+        Error(item, full + " entries must be non-empty strings");
+        continue;
+      }
+      out->push_back(text->get());
+    }
+  }
+
+  void ReadTopology(const toml::table& table) {
+    for (const auto& [key, node] : table) {
+      const std::string name(key.str());
+      const std::string full = "topology." + name;
+      if (name == "horizon") {
+        int64_t ns = 0;
+        Duration(node, full, &ns);
+        if (ns > 0) config_->topology.horizon_ns = ns;
+      } else if (name == "peer_keys") {
+        std::vector<std::string> keys;
+        StringList(node, full, &keys);
+        config_->topology.peer_keys = std::move(keys);
+      } else if (name == "edges") {
+        std::vector<std::string> edges;
+        StringList(node, full, &edges);
+        for (const std::string& edge : edges) {
+          const size_t arrow = edge.find("->");
+          auto trim = [](std::string_view text) {
+            while (!text.empty() && text.front() == ' ') text.remove_prefix(1);
+            while (!text.empty() && text.back() == ' ') text.remove_suffix(1);
+            return std::string(text);
+          };
+          std::string caller = arrow == std::string::npos ? "" : trim(edge.substr(0, arrow));
+          std::string callee = arrow == std::string::npos ? "" : trim(edge.substr(arrow + 2));
+          if (caller.empty() || callee.empty() || caller == callee) {
+            Error(node, full + " entries must read \"caller -> callee\" with two different "
+                               "services, got '" + edge + "'");
+            continue;
+          }
+          config_->topology_edges.emplace_back(std::move(caller), std::move(callee));
+        }
+      } else {
+        Unknown(node, "topology", name, {"horizon", "peer_keys", "edges"});
       }
     }
   }

@@ -22,6 +22,7 @@
 #include "ingest/parser.h"
 #include "correlate/families.h"
 #include "correlate/rollup.h"
+#include "correlate/topology.h"
 #include "ingest/template_miner.h"
 #include "storage/store.h"
 
@@ -67,6 +68,10 @@ struct Config {
   // Rollups at ingest ([signals]): bucket width and attribute keys.
   correlate::RollupOptions rollup;
   bool rollups = true;  // [signals] enabled
+  // [topology]: how spans are matched to their parents at ingest (horizon,
+  // peer keys), and edges declared by the operator ("caller -> callee").
+  correlate::TopologyOptions topology;
+  std::vector<std::pair<std::string, std::string>> topology_edges;
   // [[signals.rules]]: family rules tried before the built-in ones.
   std::vector<correlate::SignalRule> signal_rules;
   // librdkafka properties for `serve` ([kafka] table), applied after

@@ -48,6 +48,7 @@ struct Work {
   ingest::Chunk chunk;
   std::unique_ptr<RecordBatch> batch;
   storage::TemplateUpdates templates;  // what this batch changed
+  std::vector<correlate::Call> calls;  // cross-service calls this batch resolved
   storage::EncodedBatch encoded;
   uint64_t end_offset = 0;  // source position after this chunk
 };
@@ -132,6 +133,18 @@ Status IngestFile(const IngestRequest& request, const std::string& path, storage
   const storage::BlockOptions& block_options = store->options().block;
   const correlate::RollupOptions* rollup =
       request.config.rollups ? &request.config.rollup : nullptr;
+  // Matches spans to their parents across the file's batches, for the call
+  // edge rollups (correlate/rollup.h RollupCalls). One per file: its horizon
+  // runs on event time, and files come in any time order (a later day's
+  // file read first would expire every span of an earlier one on arrival).
+  // A span and its parent are in one file in every exporter we know.
+  std::unique_ptr<correlate::TopologyBuilder> topology;
+  if (rollup != nullptr) {
+    correlate::TopologyOptions options = request.config.topology;
+    options.record_calls = true;
+    options.trace_sample = internal::kIngestTraceSample;
+    topology = std::make_unique<correlate::TopologyBuilder>(std::move(options));
+  }
 
   tbb::enumerable_thread_specific<std::unique_ptr<ingest::LineParser>> parsers(
       [&] { return std::make_unique<ingest::LineParser>(parser_options); });
@@ -181,7 +194,7 @@ Status IngestFile(const IngestRequest& request, const std::string& path, storage
                     parsers.local()->ParseChunk(work->chunk.view(), work->chunk.offset,
                                                 source_index, &batch);
                     work->chunk = ingest::Chunk{};  // free input early
-                    if (mining == nullptr) {
+                    if (mining == nullptr && topology == nullptr) {
                       // Nothing to do in order between parsing and encoding:
                       // encode now, on this thread, while the batch is still
                       // in its cache (as before mining had a stage of its own).
@@ -196,6 +209,12 @@ Status IngestFile(const IngestRequest& request, const std::string& path, storage
                 tbb::filter_mode::serial_in_order,
                 [&](std::shared_ptr<Work> work) -> std::shared_ptr<Work> {
                   internal::MineStage(mining, &error, work.get());
+                  return work;
+                }) &
+            tbb::make_filter<std::shared_ptr<Work>, std::shared_ptr<Work>>(
+                tbb::filter_mode::serial_in_order,
+                [&](std::shared_ptr<Work> work) -> std::shared_ptr<Work> {
+                  internal::TopologyStage(topology.get(), &error, work.get());
                   return work;
                 }) &
             tbb::make_filter<std::shared_ptr<Work>, std::shared_ptr<Work>>(
@@ -236,11 +255,15 @@ Status IngestFile(const IngestRequest& request, const std::string& path, storage
   });
   FL_RETURN_IF_ERROR(error.Take().WithContext(path));
 
-  // Mark the file complete, with its identity, in its own small write.
-  if (!is_stdin) {
-    position.complete = true;
-    storage::EncodedBatch empty;
-    FL_RETURN_IF_ERROR(store->Write(std::move(empty), {position}).WithContext(path));
+  // Mark the file complete, with its identity, in its own small write,
+  // with the calls of the traces still open (resolved now).
+  storage::EncodedBatch last;
+  if (topology != nullptr) last.series = internal::FlushCalls(topology.get(), *rollup);
+  if (!is_stdin) position.complete = true;
+  if (!is_stdin || !last.series.empty()) {
+    std::vector<storage::SourcePosition> positions;
+    if (!is_stdin) positions.push_back(position);
+    FL_RETURN_IF_ERROR(store->Write(std::move(last), positions).WithContext(path));
   }
   progress.Update(source->raw_bytes_read(), summary->records, /*final=*/true);
   report.records = summary->records - records_before;

@@ -57,6 +57,7 @@ struct ServeWork {
   Clock::time_point polled_at;
   std::unique_ptr<RecordBatch> batch;
   storage::TemplateUpdates templates;
+  std::vector<correlate::Call> calls;  // cross-service calls this batch resolved
   storage::EncodedBatch encoded;
   // The next offset of every partition in the batch.
   std::vector<ingest::PartitionOffset> next_offsets;
@@ -117,7 +118,14 @@ struct ServeMetrics {
 class Server : public ingest::RebalanceListener {
  public:
   Server(const ServeRequest& request, storage::Store* store, MiningState* mining)
-      : request_(request), store_(store), mining_(mining) {}
+      : request_(request), store_(store), mining_(mining) {
+    if (request.config.rollups) {
+      correlate::TopologyOptions options = request.config.topology;
+      options.record_calls = true;
+    options.trace_sample = internal::kIngestTraceSample;
+      topology_ = std::make_unique<correlate::TopologyBuilder>(std::move(options));
+    }
+  }
 
   Status Run(ServeSummary* summary);
 
@@ -158,6 +166,9 @@ class Server : public ingest::RebalanceListener {
   const ServeRequest& request_;
   storage::Store* store_;
   MiningState* mining_;
+  // Matches spans to their parents across batches for the call-edge
+  // rollups (in order, in the serial stage); null with rollups off.
+  std::unique_ptr<correlate::TopologyBuilder> topology_;
   std::unique_ptr<ingest::KafkaConsumer> consumer_;
   std::unique_ptr<ingest::KafkaProducer> dead_letter_producer_;
   // Declared after consumer_ so that it stops first: scrapes read the lag.
@@ -381,7 +392,7 @@ void Server::Parse(ServeWork* work, ParserSet* parsers) {
     next->offset = std::max(next->offset, m.offset + 1);
   }
   work->messages = ingest::KafkaMessages();  // give librdkafka its buffers back
-  if (mining_ == nullptr) {
+  if (mining_ == nullptr && topology_ == nullptr) {
     // Nothing to do in order between parsing and encoding: encode now,
     // while the batch is in this thread's cache.
     internal::EncodeStage(store_->options().block, rollup(), &pool_, &error_, work);
@@ -619,6 +630,12 @@ Status Server::Run(ServeSummary* summary) {
                   return work;
                 }) &
             tbb::make_filter<std::shared_ptr<ServeWork>, std::shared_ptr<ServeWork>>(
+                tbb::filter_mode::serial_in_order,
+                [&](std::shared_ptr<ServeWork> work) {
+                  internal::TopologyStage(topology_.get(), &error_, work.get());
+                  return work;
+                }) &
+            tbb::make_filter<std::shared_ptr<ServeWork>, std::shared_ptr<ServeWork>>(
                 tbb::filter_mode::parallel,
                 [&](std::shared_ptr<ServeWork> work) {
                   internal::EncodeStage(store_->options().block, rollup(), &pool_, &error_,
@@ -631,6 +648,15 @@ Status Server::Run(ServeSummary* summary) {
                   internal::Guarded(&error_, "write", [&] { Write(work.get()); });
                 }));
   });
+  // Traces still open are resolved and their calls stored.
+  if (topology_ != nullptr && !error_.failed()) {
+    storage::EncodedBatch last;
+    last.series = internal::FlushCalls(topology_.get(), request_.config.rollup);
+    if (!last.series.empty()) {
+      Status flushed = store_->Write(std::move(last), {});
+      if (!flushed.ok()) Log("call edges: " + flushed.message());
+    }
+  }
   // Leaving the group revokes the partitions: their offsets are committed
   // synchronously (everything consumed is stored by now).
   Status closed = consumer_->Close();

@@ -147,8 +147,9 @@ int RunSignalsCommand(const std::string& db, const SignalsFlags& flags) {
     return Fail(Status::InvalidArgument("--output must be text or json"));
   }
   if (!flags.dimension.empty() && flags.dimension != "all" && flags.dimension != "host" &&
-      flags.dimension != "region" && flags.dimension != "endpoint") {
-    return Fail(Status::InvalidArgument("--dimension must be host, region, endpoint or all"));
+      flags.dimension != "region" && flags.dimension != "endpoint" && flags.dimension != "caller") {
+    return Fail(
+        Status::InvalidArgument("--dimension must be host, region, endpoint, caller or all"));
   }
   Result<std::unique_ptr<storage::Reader>> reader = storage::Reader::Open(db);
   if (!reader.ok()) return Fail(reader.status());
@@ -316,12 +317,17 @@ CLI::App* AddTopologyCommand(CLI::App* app, TopologyFlags* flags) {
       "topology",
       "Who calls whom: call edges from spans (parent -> child service), from records that\n"
       "share a trace id, and from peer/upstream fields, weighted by calls, with errors and\n"
-      "mean latency.\n"
+      "the latency the caller saw. Read from the edges stored at ingest (to the 10 s\n"
+      "bucket); --from-records rebuilds them from the stored records instead.\n"
       "Examples:\n  faultline topology --since 1h\n"
       "  faultline topology -o dot | dot -Tsvg > topology.svg");
   cmd->add_option("--since", flags->since, "Window start (default: the last hour of data)");
   cmd->add_option("--until", flags->until, "Window end (default: the last record)");
   cmd->add_option("--output,-o", flags->output, "text, json (one edge a line) or dot");
+  cmd->add_option("--config", flags->config, "Config file: [topology] edges are added");
+  cmd->add_flag("--from-records", flags->from_records,
+                "Match the stored spans and logs again (slower; for stores written before edges "
+                "were stored, or to check them)");
   return cmd;
 }
 
@@ -329,21 +335,36 @@ int RunTopologyCommand(const std::string& db, const TopologyFlags& flags) {
   if (flags.output != "text" && flags.output != "json" && flags.output != "dot") {
     return Fail(Status::InvalidArgument("--output must be text, json or dot"));
   }
+  Config config;
+  if (!flags.config.empty()) {
+    Result<Config> loaded = LoadConfig(flags.config);
+    if (!loaded.ok()) return Fail(loaded.status());
+    config = std::move(loaded).value();
+  }
   Result<std::unique_ptr<storage::Reader>> reader = storage::Reader::Open(db);
   if (!reader.ok()) return Fail(reader.status());
   Result<Window> window = ResolveWindow(reader->get(), flags.since, flags.until, flags.zone,
                                         3600 * kNanosPerSecond, kNanosPerSecond);
   if (!window.ok()) return Fail(window.status());
-  correlate::TopologyBuilder builder;
-  storage::Query query;
-  query.since_ns = window->since_ns;
-  query.until_ns = window->until_ns;
-  Status searched = (*reader)->Search(query, [&](const Record& record) {
-    builder.AddRecord(record);
-    return true;
-  });
-  if (!searched.ok()) return Fail(searched);
-  const std::vector<correlate::Edge> edges = builder.Edges(/*flush=*/true);
+  std::vector<correlate::Edge> edges;
+  if (flags.from_records) {
+    correlate::TopologyBuilder builder(config.topology);
+    for (const auto& [caller, callee] : config.topology_edges) builder.AddConfigEdge(caller, callee);
+    storage::Query query;
+    query.since_ns = window->since_ns;
+    query.until_ns = window->until_ns;
+    Status searched = (*reader)->Search(query, [&](const Record& record) {
+      builder.AddRecord(record);
+      return true;
+    });
+    if (!searched.ok()) return Fail(searched);
+    edges = builder.Edges(/*flush=*/true);
+  } else {
+    Result<std::vector<correlate::Edge>> stored = correlate::LoadStoredEdges(
+        reader->get(), window->since_ns, window->until_ns, config.topology_edges);
+    if (!stored.ok()) return Fail(stored.status());
+    edges = std::move(stored).value();
+  }
   if (flags.output == "dot") {
     WriteOut(correlate::ToDot(edges));
     return 0;

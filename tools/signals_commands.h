@@ -40,6 +40,8 @@ int RunAnomaliesCommand(const std::string& db, const AnomaliesFlags& flags);
 struct TopologyFlags {
   std::string since, until, zone = "UTC";
   std::string output = "text";  // text, json or dot
+  std::string config;           // for [topology] edges
+  bool from_records = false;    // rebuild from the stored spans and logs
 };
 
 CLI::App* AddTopologyCommand(CLI::App* app, TopologyFlags* flags);

@@ -3,13 +3,14 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <random>
-#include <cstdlib>
-#include <thread>
 #include <set>
 #include <sstream>
+#include <thread>
 #include <string>
 #include <vector>
 
@@ -43,6 +44,13 @@ long long JsonInt(const std::string& json, const std::string& key, const std::st
   size_t at = json.find("\"" + key + "\":", start);
   if (at == std::string::npos) return -1;
   return std::strtoll(json.c_str() + at + key.size() + 3, nullptr, 10);
+}
+
+// Extracts "key":<number> (first occurrence), or NaN.
+double JsonNumber(const std::string& json, const std::string& key) {
+  size_t at = json.find("\"" + key + "\":");
+  if (at == std::string::npos) return std::nan("");
+  return std::strtod(json.c_str() + at + key.size() + 3, nullptr);
 }
 
 // Extracts "key":"<string>" (first occurrence), or "".
@@ -540,6 +548,28 @@ TEST_F(CliTest, SignalsAnomaliesAndTopologyOnAnOutage) {
       << "the window is the last hour of data, so every call";
   CommandResult dot = RunCommand(Fl() + " topology --db " + Db() + " -o dot");
   EXPECT_NE(dot.out.find("\"gateway\" -> \"api\""), std::string::npos) << dot.out;
+
+  // The edge was stored at ingest; matching the stored records again finds
+  // the same calls, and the caller-side latency (gateway's 5 ms spans) to
+  // the histogram's 1%.
+  CommandResult rebuilt =
+      RunCommand(Fl() + " topology --db " + Db() + " --from-records -o json");
+  ASSERT_EQ(rebuilt.exit_code, 0) << rebuilt.err;
+  ASSERT_EQ(Lines(rebuilt.out).size(), 1u) << rebuilt.out;
+  EXPECT_EQ(JsonInt(rebuilt.out, "calls"), JsonInt(edges[0], "calls"));
+  EXPECT_EQ(JsonInt(rebuilt.out, "errors"), JsonInt(edges[0], "errors"));
+  EXPECT_NEAR(JsonNumber(edges[0], "mean_ms"), 5.0, 0.05) << edges[0];
+  EXPECT_NEAR(JsonNumber(rebuilt.out, "mean_ms"), 5.0, 1e-9) << rebuilt.out;
+
+  // Per call edge, on the callee: calls and latency by caller.
+  CommandResult edge = RunCommand(Fl() + " signals --db " + Db() +
+                                  " --service api --signal 'edge.*' -o json");
+  ASSERT_EQ(edge.exit_code, 0) << edge.err;
+  const std::vector<std::string> edge_series = Lines(edge.out);
+  ASSERT_EQ(edge_series.size(), 2u) << edge.out;  // edge.calls, edge.latency
+  for (const std::string& line : edge_series) {
+    EXPECT_EQ(JsonString(line, "dimension"), "caller=gateway") << line;
+  }
 }
 
 }  // namespace

@@ -12,9 +12,10 @@
 #include <gtest/gtest.h>
 #include <zlib.h>
 
-#include <cstdio>
 #include <algorithm>
+#include <cstdio>
 #include <filesystem>
+#include <limits>
 #include <map>
 #include <set>
 #include <simdjson.h>
@@ -103,7 +104,20 @@ TEST(SignalsNezhaTest, TopologyFromStoredSpansMatchesTheSpanFiles) {
   std::map<std::pair<std::string, std::string>, uint64_t> got;
   for (const correlate::Edge& e : builder.Edges(true)) got[{e.caller, e.callee}] = e.calls;
   EXPECT_EQ(got, expected);
-  std::printf("topology: %zu edges, %zu spans\n", got.size(), all.size());
+
+  // And as stored at ingest (edge.* rollups), over all of time.
+  Result<std::vector<correlate::Edge>> stored = correlate::LoadStoredEdges(
+      reader->get(), std::numeric_limits<int64_t>::min() / 2, std::numeric_limits<int64_t>::max() / 2);
+  ASSERT_OK(stored.status());
+  std::map<std::pair<std::string, std::string>, uint64_t> stored_calls;
+  for (const correlate::Edge& e : *stored) {
+    if (correlate::HasSource(e.sources, correlate::EdgeSource::kSpan)) {
+      stored_calls[{e.caller, e.callee}] = e.calls;
+    }
+  }
+  EXPECT_EQ(stored_calls, expected);
+  std::printf("topology: %zu edges, %zu spans; stored: %zu span edges\n", got.size(), all.size(),
+              stored_calls.size());
 }
 
 struct Case {

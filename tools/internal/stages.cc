@@ -126,3 +126,13 @@ void TakeTemplateUpdates(MiningState* state, storage::TemplateUpdates* out) {
 }
 
 }  // namespace faultline::tools::internal
+
+namespace faultline::tools::internal {
+
+std::vector<storage::ServiceBucket> FlushCalls(correlate::TopologyBuilder* topology,
+                                               const correlate::RollupOptions& rollup) {
+  topology->Edges(/*flush=*/true);
+  return correlate::RollupCalls(topology->TakeCalls(), rollup);
+}
+
+}  // namespace faultline::tools::internal

@@ -1,8 +1,10 @@
 #include "correlate/rollup.h"
 
+#include <algorithm>
 #include <map>
 #include <random>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -182,6 +184,55 @@ TEST(Rollup, TooManyDistinctDimensionValuesFoldIntoOther) {
   EXPECT_EQ((flat[{"api", kT0, "records", "host=_other"}].count), 40u);
   EXPECT_EQ((flat[{"api", kT0, "records", "host=h3"}].count), 1u);
   EXPECT_EQ((flat[{"api", kT0, "records", ""}].count), 50u);
+}
+
+// Calls are kept on the callee, per caller and source; any split of the
+// calls adds up to the rollup of all of them.
+TEST(Rollup, CallsArePerCalleeAndCallerAndAddUp) {
+  const std::vector<Call> calls = {
+      {"web", "api", kT0 + 1 * kSecond, 4'000'000, false, EdgeSource::kSpan},
+      {"web", "api", kT0 + 2 * kSecond, 9'000'000, true, EdgeSource::kSpan},
+      {"cron", "api", kT0 + 3 * kSecond, 2'000'000, false, EdgeSource::kSpan},
+      {"web", "api", kT0 + 12 * kSecond, 5'000'000, false, EdgeSource::kSpan},
+      {"api", "db", kT0 + 1 * kSecond, 0, true, EdgeSource::kField},
+      {"web", "audit", kT0 + 1 * kSecond, 0, false, EdgeSource::kTrace},
+      {"", "db", kT0, 0, false, EdgeSource::kField},  // no caller: skipped
+  };
+  const std::vector<storage::ServiceBucket> buckets = RollupCalls(calls, RollupOptions{});
+  Flat flat = Flatten(buckets);
+  auto at = [&](const std::string& service, int64_t bucket, const std::string& signal,
+                const std::string& dimension) { return flat[{service, bucket, signal, dimension}]; };
+  EXPECT_EQ(at("api", kT0, "edge.calls", "caller=web").count, 2u);
+  EXPECT_EQ(at("api", kT0, "edge.errors", "caller=web").count, 1u);
+  EXPECT_EQ(at("api", kT0, "edge.latency", "caller=web").histogram.count(), 2u);
+  EXPECT_NEAR(at("api", kT0, "edge.latency", "caller=web").histogram.Quantile(1.0), 9.0,
+              0.1);
+  EXPECT_EQ(at("api", kT0, "edge.calls", "caller=cron").count, 1u);
+  EXPECT_EQ(at("api", kT0 + 10 * kSecond, "edge.calls", "caller=web").count, 1u);
+  EXPECT_EQ(at("db", kT0, "edge.peer_calls", "caller=api").count, 1u);
+  EXPECT_EQ(at("db", kT0, "edge.peer_errors", "caller=api").count, 1u);
+  EXPECT_EQ(at("audit", kT0, "edge.trace_calls", "caller=web").count, 1u);
+  EXPECT_EQ(flat.count(Flat::key_type{"api", kT0, "edge.errors", "caller=cron"}), 0u) << "no errors, no entry";
+  EXPECT_EQ(flat.count(Flat::key_type{"db", kT0, "edge.peer_calls", "caller="}), 0u);
+  for (const storage::ServiceBucket& b : buckets) {
+    EXPECT_TRUE(std::is_sorted(b.entries.begin(), b.entries.end(),
+                               [](const storage::SeriesEntry& x, const storage::SeriesEntry& y) {
+                                 return std::tie(x.signal, x.dimension) <
+                                        std::tie(y.signal, y.dimension);
+                               }));
+  }
+
+  std::vector<storage::ServiceBucket> parts =
+      RollupCalls(std::vector<Call>(calls.begin(), calls.begin() + 2), RollupOptions{});
+  std::vector<storage::ServiceBucket> rest =
+      RollupCalls(std::vector<Call>(calls.begin() + 2, calls.end()), RollupOptions{});
+  parts.insert(parts.end(), rest.begin(), rest.end());
+  const Flat merged = Flatten(parts);
+  ASSERT_EQ(merged.size(), Flatten(buckets).size());
+  for (const auto& [key, point] : Flatten(buckets)) {
+    EXPECT_EQ(merged.at(key).count, point.count);
+    EXPECT_EQ(merged.at(key).histogram, point.histogram);
+  }
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <random>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -138,10 +139,11 @@ TEST(TopologyTest, SpansAcrossServicesGiveEdgesAndCounts) {
   builder.AddSpan("orders", "t2", "b", "a", kT0 + 11 * kMs, 20 * kMs, false);
 
   const std::vector<Edge> expected = {
-      MakeEdge("gateway", "orders", 2, 0, 100 * kMs, 80 * kMs, kT0 + 1 * kMs, kT0 + 11 * kMs,
+      // Durations are the parents' (the caller's side of each call).
+      MakeEdge("gateway", "orders", 2, 0, 140 * kMs, 100 * kMs, kT0 + 1 * kMs, kT0 + 11 * kMs,
                kSpanBit),
-      MakeEdge("orders", "db", 1, 0, 2 * kMs, 2 * kMs, kT0 + 4 * kMs, kT0 + 4 * kMs, kSpanBit),
-      MakeEdge("orders", "payment", 1, 0, 30 * kMs, 30 * kMs, kT0 + 2 * kMs, kT0 + 2 * kMs,
+      MakeEdge("orders", "db", 1, 0, 5 * kMs, 5 * kMs, kT0 + 4 * kMs, kT0 + 4 * kMs, kSpanBit),
+      MakeEdge("orders", "payment", 1, 0, 80 * kMs, 80 * kMs, kT0 + 2 * kMs, kT0 + 2 * kMs,
                kSpanBit),
   };
   const std::vector<Edge> edges = builder.Edges();
@@ -178,8 +180,9 @@ TEST(TopologyTest, ChildBeforeParentMatches) {
   builder.AddSpan("orders", "t1", "a", "", kT0, 10 * kMs, false);
 
   const std::vector<Edge> expected = {
-      MakeEdge("orders", "payment", 1, 1, 5 * kMs, 5 * kMs, kT0 + 1 * kMs, kT0 + 1 * kMs, kSpanBit),
-      MakeEdge("payment", "db", 1, 0, 1 * kMs, 1 * kMs, kT0 + 2 * kMs, kT0 + 2 * kMs, kSpanBit),
+      MakeEdge("orders", "payment", 1, 1, 10 * kMs, 10 * kMs, kT0 + 1 * kMs, kT0 + 1 * kMs,
+               kSpanBit),
+      MakeEdge("payment", "db", 1, 0, 5 * kMs, 5 * kMs, kT0 + 2 * kMs, kT0 + 2 * kMs, kSpanBit),
   };
   const std::vector<Edge> edges = builder.Edges();
   EXPECT_EQ(edges, expected) << Describe(edges);
@@ -263,12 +266,20 @@ TEST(TopologyTest, BatchSplitAnywhereGivesIdenticalEdges) {
 }
 
 TEST(TopologyTest, ErrorsAndDurationsAreSummedPerEdge) {
+  // The api's server span p makes four calls to db, each inside a client span
+  // of its own (k1..k4); the edge's latency is the client spans' (what the
+  // caller saw, network included), not the db server spans'.
   TopologyBuilder builder;
   builder.AddSpan("api", "t1", "p", "", kT0, 100 * kMs, false);
-  builder.AddSpan("db", "t1", "c1", "p", kT0 + 1 * kMs, 10 * kMs, false);
-  builder.AddSpan("db", "t1", "c2", "p", kT0 + 2 * kMs, 30 * kMs, true);
-  builder.AddSpan("db", "t1", "c3", "p", kT0 + 3 * kMs, 20 * kMs, true);
-  builder.AddSpan("db", "t1", "c4", "p", kT0 + 4 * kMs, -5, false);  // clamped to 0
+  builder.AddSpan("api", "t1", "k1", "p", kT0 + 1 * kMs, 10 * kMs, false);
+  builder.AddSpan("api", "t1", "k2", "p", kT0 + 2 * kMs, 30 * kMs, false);
+  builder.AddSpan("db", "t1", "c1", "k1", kT0 + 1 * kMs, 8 * kMs, false);
+  builder.AddSpan("db", "t1", "c2", "k2", kT0 + 2 * kMs, 25 * kMs, true);
+  // Children first this time: they wait for their parents.
+  builder.AddSpan("db", "t1", "c3", "k3", kT0 + 3 * kMs, 15 * kMs, true);
+  builder.AddSpan("db", "t1", "c4", "k4", kT0 + 4 * kMs, 1 * kMs, false);
+  builder.AddSpan("api", "t1", "k3", "p", kT0 + 3 * kMs, 20 * kMs, false);
+  builder.AddSpan("api", "t1", "k4", "p", kT0 + 4 * kMs, -5, false);  // clamped to 0
 
   const std::vector<Edge> edges = builder.Edges();
   ASSERT_EQ(edges.size(), 1u) << Describe(edges);
@@ -400,9 +411,9 @@ TEST(TopologyTest, TraceEvidenceDoesNotAddToSpanEdges) {
 
   const std::vector<Edge> expected = {
       // Span evidence alone: the trace adds neither counts nor its bit.
-      MakeEdge("a", "b", 1, 0, 5 * kMs, 5 * kMs, kT0 + 1 * kMs, kT0 + 1 * kMs, kSpanBit),
+      MakeEdge("a", "b", 1, 0, 10 * kMs, 10 * kMs, kT0 + 1 * kMs, kT0 + 1 * kMs, kSpanBit),
       // No a -> c edge: a reaches c through b.
-      MakeEdge("b", "c", 1, 0, 1 * kMs, 1 * kMs, kT0 + 2 * kMs, kT0 + 2 * kMs, kSpanBit),
+      MakeEdge("b", "c", 1, 0, 5 * kMs, 5 * kMs, kT0 + 2 * kMs, kT0 + 2 * kMs, kSpanBit),
       MakeEdge("d", "b", 1, 0, 0, 0, kT0 + 1 * kMs, kT0 + 1 * kMs, kTraceBit),
   };
   const std::vector<Edge> edges = builder.Edges();
@@ -481,7 +492,7 @@ TEST(TopologyTest, ConfigEdgesAppearWithZeroCalls) {
 
   const std::vector<Edge> expected = {
       MakeEdge("web", "auth", 0, 0, 0, 0, 0, 0, kConfigBit),
-      MakeEdge("web", "orders", 1, 0, 4 * kMs, 4 * kMs, kT0 + 1, kT0 + 1, kSpanBit | kConfigBit),
+      MakeEdge("web", "orders", 1, 0, 10 * kMs, 10 * kMs, kT0 + 1, kT0 + 1, kSpanBit | kConfigBit),
   };
   const std::vector<Edge> edges = builder.Edges();
   EXPECT_EQ(edges, expected) << Describe(edges);
@@ -496,7 +507,7 @@ TEST(TopologyTest, SpanCountsWinOverPeerFieldCounts) {
   builder.AddRecord(client);
   builder.AddRecord(Span("orders", "t", "c", "p", kT0 + 1, 4 * kMs));
   const std::vector<Edge> expected = {
-      MakeEdge("web", "orders", 1, 0, 4 * kMs, 4 * kMs, kT0 + 1, kT0 + 1, kSpanBit | kFieldBit)};
+      MakeEdge("web", "orders", 1, 0, 10 * kMs, 10 * kMs, kT0 + 1, kT0 + 1, kSpanBit | kFieldBit)};
   EXPECT_EQ(builder.Edges(), expected) << Describe(builder.Edges());
 }
 
@@ -529,7 +540,7 @@ TEST(TopologyTest, MergeSumsCounts) {
   total.Merge(left.Edges());
   total.Merge(right.Edges());
   const std::vector<Edge> expected = {
-      MakeEdge("a", "b", 2, 1, 10 * kMs, 6 * kMs, kT0 + 1, kT0 + 9, kSpanBit | kFieldBit),
+      MakeEdge("a", "b", 2, 1, 20 * kMs, 10 * kMs, kT0 + 1, kT0 + 9, kSpanBit | kFieldBit),
       MakeEdge("a", "y", 1, 0, 0, 0, kT0 + 1, kT0 + 1, kTraceBit),
       MakeEdge("a", "z", 0, 0, 0, 0, 0, 0, kConfigBit),
   };
@@ -680,10 +691,11 @@ TEST(TopologyTest, AddBatchReadsSpansLogsAndPeerFields) {
   builder.AddBatch(writer.batch());
   const std::vector<Edge> expected = {
       MakeEdge("ads", "adstore", 1, 0, 0, 0, kT0 + 5 * kMs, kT0 + 5 * kMs, kFieldBit),
-      MakeEdge("cart", "redis", 1, 0, 1 * kMs, 1 * kMs, kT0 + 2 * kMs, kT0 + 2 * kMs,
+      MakeEdge("cart", "redis", 1, 0, 7 * kMs, 7 * kMs, kT0 + 2 * kMs, kT0 + 2 * kMs,
                kSpanBit | kFieldBit),
       MakeEdge("frontend", "ads", 1, 1, 0, 0, kT0 + 4 * kMs, kT0 + 4 * kMs, kTraceBit),
-      MakeEdge("frontend", "cart", 1, 1, 7 * kMs, 7 * kMs, kT0 + 1 * kMs, kT0 + 1 * kMs, kSpanBit),
+      MakeEdge("frontend", "cart", 1, 1, 20 * kMs, 20 * kMs, kT0 + 1 * kMs, kT0 + 1 * kMs,
+               kSpanBit),
   };
   const std::vector<Edge> edges = builder.Edges();
   EXPECT_EQ(edges, expected) << Describe(edges);
@@ -705,6 +717,70 @@ TEST(TopologyTest, OptionsValidate) {
   options = TopologyOptions{};
   options.peer_keys.push_back("");
   EXPECT_EQ(options.Validate().code(), StatusCode::kInvalidArgument);
+}
+
+TEST(TopologyTest, RecordedCallsAreTheResolvedCallsOfEverySource) {
+  TopologyOptions options;
+  options.record_calls = true;
+  TopologyBuilder builder(options);
+  builder.AddSpan("db", "t1", "c", "k", kT0 + 2 * kMs, 5 * kMs, true);  // waits for k
+  EXPECT_TRUE(builder.TakeCalls().empty());
+  builder.AddSpan("api", "t1", "k", "", kT0 + 1 * kMs, 9 * kMs, false);
+  builder.AddPeer("api", "cache", kT0 + 3 * kMs, false);
+  builder.AddTraceRecord("web", "t2", kT0, false);
+  builder.AddTraceRecord("auth", "t2", kT0 + 1 * kMs, true);
+
+  std::vector<Call> calls = builder.TakeCalls();
+  ASSERT_EQ(calls.size(), 2u);
+  EXPECT_EQ(calls[0].caller, "api");
+  EXPECT_EQ(calls[0].callee, "db");
+  EXPECT_EQ(calls[0].ts_ns, kT0 + 2 * kMs);
+  EXPECT_EQ(calls[0].latency_ns, 9 * kMs);  // the caller's span
+  EXPECT_TRUE(calls[0].error);
+  EXPECT_EQ(calls[0].source, EdgeSource::kSpan);
+  EXPECT_EQ(calls[1].callee, "cache");
+  EXPECT_EQ(calls[1].source, EdgeSource::kField);
+  EXPECT_TRUE(builder.TakeCalls().empty()) << "taken once";
+
+  builder.Edges(/*flush=*/true);  // resolves trace t2
+  calls = builder.TakeCalls();
+  ASSERT_EQ(calls.size(), 1u);
+  EXPECT_EQ(calls[0].caller, "web");
+  EXPECT_EQ(calls[0].callee, "auth");
+  EXPECT_TRUE(calls[0].error);
+  EXPECT_EQ(calls[0].source, EdgeSource::kTrace);
+
+  TopologyBuilder quiet;  // record_calls off
+  quiet.AddPeer("api", "cache", kT0, false);
+  EXPECT_TRUE(quiet.TakeCalls().empty());
+}
+
+TEST(TopologyTest, SampledTraceEvidenceIsScaledAndTheSameInAnyOrder) {
+  TopologyOptions options;
+  options.trace_sample = 4;
+  std::vector<std::tuple<std::string, std::string, int64_t>> rows;  // service, trace, ts
+  for (int t = 0; t < 400; ++t) {
+    const std::string trace = "trace-" + std::to_string(t);
+    rows.emplace_back("web", trace, kT0 + t * kMs);
+    rows.emplace_back("auth", trace, kT0 + t * kMs + 1);
+  }
+  TopologyBuilder forward(options);
+  for (const auto& [service, trace, ts] : rows) forward.AddTraceRecord(service, trace, ts);
+  const std::vector<Edge> edges = forward.Edges();
+  ASSERT_EQ(edges.size(), 1u) << Describe(edges);
+  EXPECT_EQ(edges[0].calls % 4, 0u) << "each sampled trace stands for 4";
+  EXPECT_GT(edges[0].calls, 280u);
+  EXPECT_LT(edges[0].calls, 520u);
+
+  TopologyBuilder backward(options);
+  for (auto it = rows.rbegin(); it != rows.rend(); ++it) {
+    backward.AddTraceRecord(std::get<0>(*it), std::get<1>(*it), std::get<2>(*it));
+  }
+  EXPECT_EQ(backward.Edges()[0].calls, edges[0].calls) << "the same traces whatever the order";
+
+  TopologyBuilder all;  // trace_sample 1: every trace
+  for (const auto& [service, trace, ts] : rows) all.AddTraceRecord(service, trace, ts);
+  EXPECT_EQ(all.Edges()[0].calls, 400u);
 }
 
 }  // namespace

@@ -101,6 +101,37 @@ family = "software"
   EXPECT_NE(message.find("weather"), std::string::npos) << message;
 }
 
+TEST(ConfigTest, ReadsTopology) {
+  std::vector<ConfigError> errors;
+  Result<Config> config = Parse(R"(
+[topology]
+horizon = "2m"
+peer_keys = ["upstream"]
+edges = ["edge -> gateway", "  gateway->auth  "]
+)",
+                                &errors);
+  ASSERT_TRUE(config.ok()) << config.status().ToString();
+  EXPECT_EQ(config->topology.horizon_ns, 120'000'000'000);
+  EXPECT_EQ(config->topology.peer_keys, std::vector<std::string>{"upstream"});
+  const std::vector<std::pair<std::string, std::string>> edges = {{"edge", "gateway"},
+                                                                   {"gateway", "auth"}};
+  EXPECT_EQ(config->topology_edges, edges);
+
+  errors.clear();
+  Result<Config> bad = Parse(R"(
+[topology]
+edges = ["gateway", "a -> a", 3]
+fanout = 2
+)",
+                             &errors);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(errors.size(), 4u) << bad.status().message();
+  const std::string message = bad.status().message();
+  EXPECT_NE(message.find("'gateway'"), std::string::npos) << message;
+  EXPECT_NE(message.find("'a -> a'"), std::string::npos) << message;
+  EXPECT_NE(message.find("unknown key 'fanout' in [topology]"), std::string::npos) << message;
+}
+
 TEST(ConfigTest, BadSignalRulePatternIsAConfigError) {
   std::vector<ConfigError> errors;
   Result<Config> bad = Parse("[[signals.rules]]\nmatch = \"(unclosed\"\nfamily = \"software\"\n",

@@ -35,7 +35,7 @@ double ValueOf(const storage::SeriesPoint& point, Stat stat) {
 }
 
 bool SignalWanted(const std::vector<std::string>& wanted, const std::string& signal) {
-  if (wanted.empty()) return signal.rfind("template:", 0) != 0;
+  if (wanted.empty()) return !signal.starts_with("template:");
   for (const std::string& w : wanted) {
     if (!w.empty() && w.back() == '*') {
       if (signal.compare(0, w.size() - 1, w, 0, w.size() - 1) == 0) return true;
@@ -68,9 +68,10 @@ uint64_t ParseTemplateId(const std::string& signal) {
 // shorter than kMinGaugeSamples samples is not reported (the detector still
 // flags it, which keeps the outlier out of the baseline).
 constexpr size_t kMinGaugeSamples = 3;
-// Recurrence: a gauge change whose peak does not go beyond every sample of
-// the series' last kRecurrenceSamples (6 hours of per-minute metrics) is
-// that series' usual behaviour, not news. The detector keeps anomalies out
+// Recurrence: a gauge change whose held level (the kMinGaugeSamples-th
+// most extreme sample of the change) does not go beyond every sample of the
+// series' last kRecurrenceSamples (6 hours of per-minute metrics) is that
+// series' usual behaviour, not news. The detector keeps anomalies out
 // of its baseline, so by itself it never learns that a chronically spiky
 // gauge spikes; this history keeps them, but not the lone wild samples of
 // changes too short to report, so one glitch does not mask what follows.
@@ -124,7 +125,19 @@ std::vector<Anomaly> DetectGauge(const std::vector<double>& values,
       ++seen;
     }
     if (seen < options.baseline_buckets) return false;  // too little history to judge
-    return a.direction == Direction::kUp ? a.peak_value <= hi : a.peak_value >= lo;
+    // The level the change held for kMinGaugeSamples samples, not its peak:
+    // a gauge that often sits at 12 and once in a while reads 840 for one
+    // sample inside such a stretch has not done anything new.
+    std::vector<double> run;
+    for (size_t j = a.onset; j < std::min(a.end, coarse.size()); ++j) {
+      if (!std::isnan(coarse[j])) run.push_back(coarse[j]);
+    }
+    if (run.size() < kMinGaugeSamples) return false;
+    const bool up = a.direction == Direction::kUp;
+    std::nth_element(run.begin(), run.begin() + (kMinGaugeSamples - 1), run.end(),
+                     [up](double x, double y) { return up ? x > y : x < y; });
+    const double held = run[kMinGaugeSamples - 1];
+    return up ? held <= hi : held >= lo;
   });
   for (Anomaly& a : found) {
     a.onset = std::min(values.size() - 1, a.onset * step);
@@ -172,6 +185,37 @@ const char* StatName(Stat stat) {
     case Stat::kMean: return "mean";
   }
   return "count";
+}
+
+// Findings of one service with the same onset and direction become one:
+// the strongest, with the others in `related`.
+std::vector<Finding> MergeSameOnset(std::vector<Finding> findings) {
+  std::map<std::tuple<std::string, Direction, int64_t>, std::vector<size_t>> groups;
+  for (size_t i = 0; i < findings.size(); ++i) {
+    const Finding& f = findings[i];
+    if (!f.services.empty()) continue;  // common-mode findings stand alone
+    groups[{f.service, f.anomaly.direction, f.onset_ns}].push_back(i);
+  }
+  std::vector<char> drop(findings.size(), 0);
+  for (auto& [key, members] : groups) {
+    if (members.size() < 2) continue;
+    std::stable_sort(members.begin(), members.end(), [&](size_t a, size_t b) {
+      return findings[a].anomaly.strength > findings[b].anomaly.strength;
+    });
+    Finding& head = findings[members.front()];
+    for (size_t m = 1; m < members.size(); ++m) {
+      const Finding& other = findings[members[m]];
+      head.related.push_back(RelatedSignal{other.signal, other.dimension, other.anomaly.strength,
+                                           other.family, other.kind, other.template_id});
+      drop[members[m]] = 1;
+    }
+  }
+  std::vector<Finding> out;
+  out.reserve(findings.size());
+  for (size_t i = 0; i < findings.size(); ++i) {
+    if (!drop[i]) out.push_back(std::move(findings[i]));
+  }
+  return out;
 }
 
 Result<std::vector<DenseSeries>> LoadDenseSeries(storage::Reader* reader, int64_t since_ns,
@@ -256,11 +300,15 @@ Result<std::vector<Finding>> FindAnomalies(storage::Reader* reader, int64_t sinc
   const int64_t history_ns = static_cast<int64_t>(options.detector.baseline_buckets) * bucket_ns;
   const int64_t read_from = since_ns - history_ns;
   SeriesFilter filter = options.filter;
-  if (filter.signals.empty()) filter.signals = {"*"};
+  // Every signal by default, but trace-id call edges: they are sampled lower
+  // bounds, topology evidence only (correlate/topology.h trace_sample).
+  const bool every_signal = filter.signals.empty();
+  if (every_signal) filter.signals = {"*"};
   FL_ASSIGN_OR_RETURN(std::vector<DenseSeries> series,
                       LoadDenseSeries(reader, read_from, until_ns, bucket_ns, filter));
   // Sparse template series say nothing; drop them before the scan.
   std::erase_if(series, [&](const DenseSeries& s) {
+    if (every_signal && s.signal.starts_with("edge.trace_")) return true;
     if (s.signal.rfind("template:", 0) != 0) return false;
     double lines = 0;
     for (double v : s.values) lines += v;
@@ -316,6 +364,7 @@ Result<std::vector<Finding>> FindAnomalies(storage::Reader* reader, int64_t sinc
     }
   }
   if (options.common_mode_min_services > 0) out = MergeCommonMode(std::move(out), options);
+  if (options.merge_same_onset) out = MergeSameOnset(std::move(out));
   std::sort(out.begin(), out.end(), [](const Finding& a, const Finding& b) {
     if (a.onset_ns != b.onset_ns) return a.onset_ns < b.onset_ns;
     if (a.anomaly.strength != b.anomaly.strength) return a.anomaly.strength > b.anomaly.strength;
@@ -363,7 +412,22 @@ std::string FindingJson(const Finding& f) {
     out += ",\"example\":";
     AppendJsonString(&out, f.example);
   }
-  out += "}}";
+  out += '}';
+  if (!f.related.empty()) {
+    out += ",\"related\":[";
+    for (size_t i = 0; i < f.related.size(); ++i) {
+      const RelatedSignal& r = f.related[i];
+      out += i > 0 ? ",{\"signal\":" : "{\"signal\":";
+      AppendJsonString(&out, r.signal);
+      out += ",\"dimension\":";
+      AppendJsonString(&out, r.dimension);
+      out += ",\"family\":\"" + std::string(FamilyName(r.family)) + "\",\"kind\":";
+      AppendJsonString(&out, r.kind);
+      out += ",\"strength\":" + number(r.strength) + '}';
+    }
+    out += ']';
+  }
+  out += '}';
   return out;
 }
 

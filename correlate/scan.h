@@ -51,6 +51,20 @@ struct ScanOptions {
   // not one per service: it names the strongest service and lists them all
   // in Finding::services. 0 turns this off.
   size_t common_mode_min_services = 5;
+  // Findings of one service that start in the same bucket in the same
+  // direction (a latency p90, p95 and p99 moving together; errors and the
+  // templates behind them) are one finding: the strongest, with the others
+  // in Finding::related. One change of one service is one thing to look at.
+  bool merge_same_onset = true;
+};
+
+// A signal that changed with a finding's own (ScanOptions::merge_same_onset).
+struct RelatedSignal {
+  std::string signal, dimension;
+  double strength = 0;
+  Family family = Family::kUnknown;
+  std::string kind;
+  uint64_t template_id = 0;
 };
 
 struct Finding {
@@ -67,6 +81,9 @@ struct Finding {
   // Common-mode findings: every service that changed together, strongest
   // first (`service` is the first). Empty for a single service's change.
   std::vector<std::string> services;
+  // Other signals of this service that changed in the same bucket, the same
+  // way, strongest first.
+  std::vector<RelatedSignal> related;
 };
 
 // Findings with onset in [since_ns, until_ns), by onset then strength.

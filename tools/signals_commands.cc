@@ -304,6 +304,16 @@ int RunAnomaliesCommand(const std::string& db, const AnomaliesFlags& flags) {
         line += palette.Dim() + std::string("    ") + f.template_text.substr(0, 160) +
                 palette.Reset() + "\n";
       }
+      if (!f.related.empty()) {
+        std::string with = "    with";
+        for (size_t r = 0; r < f.related.size() && r < 6; ++r) {
+          const correlate::RelatedSignal& other = f.related[r];
+          with += (r == 0 ? " " : ", ") + other.signal +
+                  (other.dimension.empty() ? "" : "{" + other.dimension + "}");
+        }
+        if (f.related.size() > 6) with += " and " + std::to_string(f.related.size() - 6) + " more";
+        line += palette.Dim() + with + palette.Reset() + "\n";
+      }
     }
     if (!WriteOut(line)) break;
   }

@@ -81,7 +81,8 @@ TEST(Scan, SparseGaugeSpikeIsQuietShiftIsFoundAndGapsAreNotChanges) {
 }
 
 Result<std::vector<Finding>> ScanStore(const std::string& dir, storage::EncodedBatch batch,
-                                       int64_t since_ns, int64_t until_ns) {
+                                       int64_t since_ns, int64_t until_ns,
+                                       const ScanOptions& options = {}) {
   {
     Result<std::unique_ptr<storage::Store>> store = storage::Store::Open(dir, {});
     if (!store.ok()) return store.status();
@@ -89,7 +90,7 @@ Result<std::vector<Finding>> ScanStore(const std::string& dir, storage::EncodedB
   }
   FL_ASSIGN_OR_RETURN(std::unique_ptr<storage::Reader> reader, storage::Reader::Open(dir));
   FL_ASSIGN_OR_RETURN(SignalClassifier classifier, SignalClassifier::Create());
-  return FindAnomalies(reader.get(), since_ns, until_ns, kBucket, classifier, {});
+  return FindAnomalies(reader.get(), since_ns, until_ns, kBucket, classifier, options);
 }
 
 TEST(Scan, GaugeGoingThroughItsUsualExcursionsIsQuietAfterTheFirst) {
@@ -154,6 +155,48 @@ TEST(Scan, ChangeOnManyServicesAtOnceIsOneCommonModeFinding) {
   EXPECT_EQ(cpu.signal, "metric:cpu");
   EXPECT_EQ(cpu.service, "c");
   EXPECT_TRUE(cpu.services.empty());
+}
+
+TEST(Scan, SignalsOfOneServiceChangingTogetherAreOneFinding) {
+  std::mt19937 rng(4);
+  std::normal_distribution<double> noise(0, 1);
+  auto fleet = [&] {
+    storage::EncodedBatch batch;
+    for (int minute = 0; minute < 150; ++minute) {
+      storage::ServiceBucket bucket = Bucket("api", kT0 + minute * 60 * kSecond);
+      // p90 and p99 latency rise together at minute 120; CPU at minute 130.
+      // (Entries in signal order, as the store wants them.)
+      Add(&bucket, "metric:cpu", 0, (minute >= 130 ? 90 : 10) + noise(rng));
+      Add(&bucket, "metric:latency_p90", 0, (minute >= 120 ? 80 : 20) + noise(rng));
+      Add(&bucket, "metric:latency_p99", 0, (minute >= 120 ? 200 : 50) + noise(rng));
+      batch.series.push_back(std::move(bucket));
+    }
+    return batch;
+  };
+  testing::TempDir tmp;
+  Result<std::vector<Finding>> findings =
+      ScanStore(tmp.Sub("db"), fleet(), kT0 + 80 * 60 * kSecond, kT0 + 150 * 60 * kSecond);
+  ASSERT_OK(findings.status());
+  std::string all;
+  for (const Finding& f : *findings) all += FindingJson(f) + "\n";
+  ASSERT_EQ(findings->size(), 2u) << all;
+  const Finding& latency = (*findings)[0];
+  EXPECT_EQ(latency.onset_ns, kT0 + 120 * 60 * kSecond);
+  ASSERT_EQ(latency.related.size(), 1u) << all;
+  EXPECT_NE(latency.signal, latency.related[0].signal);
+  EXPECT_TRUE(latency.signal.starts_with("metric:latency_p")) << all;
+  EXPECT_TRUE(latency.related[0].signal.starts_with("metric:latency_p")) << all;
+  EXPECT_GE(latency.anomaly.strength, latency.related[0].strength) << "the strongest leads";
+  EXPECT_EQ((*findings)[1].signal, "metric:cpu");
+  EXPECT_TRUE((*findings)[1].related.empty());
+
+  ScanOptions apart;
+  apart.merge_same_onset = false;
+  rng.seed(4);
+  Result<std::vector<Finding>> separate = ScanStore(
+      tmp.Sub("db2"), fleet(), kT0 + 80 * 60 * kSecond, kT0 + 150 * 60 * kSecond, apart);
+  ASSERT_OK(separate.status());
+  EXPECT_EQ(separate->size(), 3u);
 }
 
 }  // namespace

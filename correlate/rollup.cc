@@ -35,7 +35,16 @@ constexpr std::array<std::string_view, kBuiltinCount> kBuiltinNames = {
     "records",  "errors",  "warnings", "http.requests", "http.4xx",    "http.5xx",
     "http.429", "latency", "span.calls", "span.errors", "span.latency"};
 
-enum class Role : uint8_t { kStatus, kLatencyMs, kLatencyUs, kLatencyS, kHost, kRegion, kEndpoint };
+enum class Role : uint8_t {
+  kStatus,
+  kLatencyMs,
+  kLatencyUs,
+  kLatencyS,
+  kHost,
+  kRegion,
+  kEndpoint,
+  kNone
+};
 
 // Signals kept per dimension too, and where they sit in DimAcc.
 enum DimSignal : uint32_t { kDimRecords, kDimErrors, kDim5xx, kDim429, kDimSpanErrors, kDimCount };
@@ -57,11 +66,58 @@ struct StringHash {
 template <typename V>
 using StringMap = std::unordered_map<std::string, V, StringHash, std::equal_to<>>;
 
+// Histogram bucket indexes as they come, turned into a Histogram once at
+// the end: appending is cheaper than a sorted insert per value, and a
+// batch adds thousands of values to a few dozen buckets.
+struct IndexBuffer {
+  std::vector<int32_t> indexes;
+
+  bool empty() const { return indexes.empty(); }
+  void Add(int32_t index) { indexes.push_back(index); }
+  Histogram Build() {
+    std::sort(indexes.begin(), indexes.end());
+    Histogram h;
+    for (size_t i = 0; i < indexes.size();) {
+      size_t j = i + 1;
+      while (j < indexes.size() && indexes[j] == indexes[i]) ++j;
+      h.AddIndex(indexes[i], j - i);
+      i = j;
+    }
+    return h;
+  }
+};
+
 // One dimension value's series within a (service, bucket).
 struct DimAcc {
   std::array<uint64_t, kDimCount> counts{};
-  Histogram latency, span_latency;
+  IndexBuffer latency, span_latency;
 };
+
+// The order Finish emits a bucket's entries in, which is the byte order of
+// their names ("errors" < "http.429" < ... < "warnings"), so that entries
+// come out sorted without comparing strings. kMetrics and kTemplates stand
+// for the "metric:" and "template:" groups.
+enum class Slot : uint8_t { kBuiltin, kMetrics, kTemplates };
+struct EmitStep {
+  Slot slot;
+  Builtin builtin;
+  int dim_signal;  // index into DimAcc::counts, -1: not kept per dimension
+};
+constexpr std::array<EmitStep, 13> kEmitOrder = {{
+    {Slot::kBuiltin, kErrors, kDimErrors},
+    {Slot::kBuiltin, kHttp429, kDim429},
+    {Slot::kBuiltin, kHttp4xx, -1},
+    {Slot::kBuiltin, kHttp5xx, kDim5xx},
+    {Slot::kBuiltin, kHttpRequests, -1},
+    {Slot::kBuiltin, kLatency, -1},
+    {Slot::kMetrics, kRecords, -1},
+    {Slot::kBuiltin, kRecords, kDimRecords},
+    {Slot::kBuiltin, kSpanCalls, -1},
+    {Slot::kBuiltin, kSpanErrors, kDimSpanErrors},
+    {Slot::kBuiltin, kSpanLatency, -1},
+    {Slot::kTemplates, kRecords, -1},
+    {Slot::kBuiltin, kWarnings, -1},
+}};
 
 // Everything one service's rows said within one bucket. Plain counters and
 // small maps: the per-row cost is a few increments, not a map of strings.
@@ -69,7 +125,7 @@ struct Acc {
   uint32_t service = 0;
   int64_t bucket = 0;
   std::array<uint64_t, kBuiltinCount> counts{};
-  Histogram latency, span_latency;
+  IndexBuffer latency, span_latency;
   std::unordered_map<uint64_t, uint64_t> templates;
   std::unordered_map<uint32_t, SeriesPoint> metrics;  // by metric name index
   std::unordered_map<uint32_t, DimAcc> dims;          // by dimension id
@@ -99,11 +155,11 @@ class Builder {
     double latency_ms = NAN;
     const std::vector<AttrRef>& attrs = batch_.attrs();
     for (uint32_t a = row.attr_begin; a < row.attr_begin + row.attr_count; ++a) {
-      auto found = roles_.find(batch_.Get(attrs[a].key));
-      if (found == roles_.end()) continue;
+      const Role role = RoleOf(attrs[a].key);
+      if (role == Role::kNone) continue;
       const std::string_view value = batch_.Get(attrs[a].value);
       double number = 0;
-      switch (found->second) {
+      switch (role) {
         case Role::kStatus:
           if (ParseNumber(value, &number) && number >= 100 && number < 600) {
             status = static_cast<int>(number);
@@ -126,6 +182,8 @@ class Builder {
           break;
         case Role::kEndpoint:
           dims[2] = Dimension(service, 2, value);
+          break;
+        case Role::kNone:
           break;
       }
     }
@@ -154,12 +212,12 @@ class Builder {
         }
         if (!std::isnan(latency_ms)) {
           const int32_t index = Histogram::IndexOfValue(latency_ms);
-          acc.latency.AddIndex(index);
+          acc.latency.Add(index);
           // Per region and endpoint, not per host: hosts are many, and a
           // histogram per host per bucket cost more than the rest of the
           // rollup (host counts stay).
           for (size_t d = 1; d < dim_accs.size(); ++d) {
-            if (dim_accs[d] != nullptr) dim_accs[d]->latency.AddIndex(index);
+            if (dim_accs[d] != nullptr) dim_accs[d]->latency.Add(index);
           }
         }
         break;
@@ -167,9 +225,9 @@ class Builder {
         count(kSpanCalls, -1);
         if (row.level >= Level::kError || status >= 500) count(kSpanErrors, kDimSpanErrors);
         const int32_t index = Histogram::IndexOfValue(static_cast<double>(row.duration_ns) / 1e6);
-        acc.span_latency.AddIndex(index);
+        acc.span_latency.Add(index);
         for (size_t d = 1; d < dim_accs.size(); ++d) {
-          if (dim_accs[d] != nullptr) dim_accs[d]->span_latency.AddIndex(index);
+          if (dim_accs[d] != nullptr) dim_accs[d]->span_latency.Add(index);
         }
         break;
       }
@@ -180,41 +238,66 @@ class Builder {
   }
 
   std::vector<ServiceBucket> Finish(RollupCounters* counters) {
+    // Name ranks of the batch's dimension values and metrics, so that each
+    // bucket's come out in name order by sorting integers.
+    const std::vector<uint32_t> dim_rank = Ranks(dimension_names_, &dim_by_rank_);
+    const std::vector<uint32_t> metric_rank = Ranks(metrics_, &metric_by_rank_);
     std::vector<ServiceBucket> out;
     out.reserve(accs_.size());
+    std::vector<std::pair<uint32_t, DimAcc*>> dims;  // (rank, acc), per bucket
+    std::vector<std::pair<uint32_t, SeriesPoint*>> metrics;
+    std::vector<std::pair<uint64_t, uint64_t>> templates;
     for (Acc& acc : accs_) {
       ServiceBucket& bucket = out.emplace_back();
       bucket.service = services_[acc.service];
       bucket.start_ns = acc.bucket;
       bucket.width_ns = options_.bucket_ns;
-      auto entry = [&](std::string signal, std::string dimension) -> SeriesPoint& {
+      auto entry = [&](std::string_view signal, std::string_view dimension) -> SeriesPoint& {
         SeriesEntry& e = bucket.entries.emplace_back();
-        e.signal = std::move(signal);
-        e.dimension = std::move(dimension);
+        e.signal = signal;
+        e.dimension = dimension;
         return e.point;
       };
-      for (uint32_t b = 0; b < kBuiltinCount; ++b) {
-        if (b == kLatency || b == kSpanLatency) continue;
-        if (acc.counts[b] != 0) entry(std::string(kBuiltinNames[b]), "").count = acc.counts[b];
-      }
-      if (!acc.latency.empty()) entry("latency", "").histogram = std::move(acc.latency);
-      if (!acc.span_latency.empty()) {
-        entry("span.latency", "").histogram = std::move(acc.span_latency);
-      }
-      for (const auto& [id, n] : acc.templates) entry(TemplateSignal(id), "").count = n;
-      for (auto& [metric, point] : acc.metrics) entry("metric:" + metrics_[metric], "") = point;
-      for (auto& [dim, d] : acc.dims) {
-        const std::string& name = dimension_names_[dim - 1];
-        for (uint32_t k = 0; k < kDimCount; ++k) {
-          if (d.counts[k] != 0) entry(std::string(kBuiltinNames[kDimBuiltin[k]]), name).count = d.counts[k];
+      dims.clear();
+      for (auto& [dim, d] : acc.dims) dims.emplace_back(dim_rank[dim - 1], &d);
+      std::sort(dims.begin(), dims.end());
+      metrics.clear();
+      for (auto& [metric, point] : acc.metrics) metrics.emplace_back(metric_rank[metric], &point);
+      std::sort(metrics.begin(), metrics.end());
+      templates.assign(acc.templates.begin(), acc.templates.end());
+      std::sort(templates.begin(), templates.end());
+      bucket.entries.reserve(kBuiltinCount + metrics.size() + templates.size() +
+                             dims.size() * 3);
+
+      for (const EmitStep& step : kEmitOrder) {
+        if (step.slot == Slot::kMetrics) {
+          for (const auto& [rank, point] : metrics) {
+            entry("metric:" + metric_by_rank_[rank], "") = std::move(*point);
+          }
+          continue;
         }
-        if (!d.latency.empty()) entry("latency", name).histogram = std::move(d.latency);
-        if (!d.span_latency.empty()) entry("span.latency", name).histogram = std::move(d.span_latency);
+        if (step.slot == Slot::kTemplates) {
+          for (const auto& [id, n] : templates) entry(TemplateSignal(id), "").count = n;
+          continue;
+        }
+        const std::string_view name = kBuiltinNames[step.builtin];
+        const bool histogram = step.builtin == kLatency || step.builtin == kSpanLatency;
+        if (histogram) {
+          IndexBuffer& whole = step.builtin == kLatency ? acc.latency : acc.span_latency;
+          if (!whole.empty()) entry(name, "").histogram = whole.Build();
+          for (const auto& [rank, d] : dims) {
+            IndexBuffer& per = step.builtin == kLatency ? d->latency : d->span_latency;
+            if (!per.empty()) entry(name, dim_by_rank_[rank]).histogram = per.Build();
+          }
+          continue;
+        }
+        if (acc.counts[step.builtin] != 0) entry(name, "").count = acc.counts[step.builtin];
+        if (step.dim_signal < 0) continue;
+        for (const auto& [rank, d] : dims) {
+          const uint64_t n = d->counts[static_cast<size_t>(step.dim_signal)];
+          if (n != 0) entry(name, dim_by_rank_[rank]).count = n;
+        }
       }
-      std::sort(bucket.entries.begin(), bucket.entries.end(),
-                [](const SeriesEntry& a, const SeriesEntry& b) {
-                  return std::tie(a.signal, a.dimension) < std::tie(b.signal, b.dimension);
-                });
     }
     std::sort(out.begin(), out.end(), [](const ServiceBucket& a, const ServiceBucket& b) {
       return std::tie(a.start_ns, a.service) < std::tie(b.start_ns, b.service);
@@ -224,6 +307,37 @@ class Builder {
   }
 
  private:
+  // The role of an attribute key. The parser stores each distinct key of a
+  // batch once (RecordBatch keys are shared), so the role is looked up by
+  // the key's place in the arena: an integer hash per attribute instead of
+  // a string hash.
+  Role RoleOf(StrRef key) {
+    const uint64_t where = (uint64_t{key.offset} << 32) | key.size;
+    auto [it, fresh] = role_cache_.try_emplace(where, Role::kNone);
+    if (fresh) {
+      const auto found = roles_.find(batch_.Get(key));
+      if (found != roles_.end()) it->second = found->second;
+    }
+    return it->second;
+  }
+
+  // rank[i] = the position of names[i] in name order; `*by_rank` the names
+  // in that order.
+  static std::vector<uint32_t> Ranks(const std::vector<std::string>& names,
+                                     std::vector<std::string>* by_rank) {
+    std::vector<uint32_t> order(names.size());
+    for (uint32_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::sort(order.begin(), order.end(),
+              [&](uint32_t a, uint32_t b) { return names[a] < names[b]; });
+    std::vector<uint32_t> rank(names.size());
+    by_rank->resize(names.size());
+    for (uint32_t r = 0; r < order.size(); ++r) {
+      rank[order[r]] = r;
+      (*by_rank)[r] = names[order[r]];
+    }
+    return rank;
+  }
+
   int64_t FloorBucket(int64_t ts_ns) const {
     const int64_t w = options_.bucket_ns;
     int64_t q = ts_ns / w;
@@ -280,15 +394,26 @@ class Builder {
   // The id of "<prefix><value>" (1-based), folding values past the cap.
   uint32_t Dimension(uint32_t service, size_t role, std::string_view value) {
     if (value.empty()) return 0;
+    // A small direct-mapped cache in front of the map: three lookups per
+    // record, and hashing the values was a good part of the rollup's cost.
+    RecentValue& recent = recent_[role][(value.size() * 7 + static_cast<uint8_t>(value.front()) * 31 +
+                                         static_cast<uint8_t>(value.back()) * 131) &
+                                        (kRecentSlots - 1)];
+    if (recent.id != 0 && recent.text == value) {
+      return Capped(CountDistinct(service, role, recent.id), role, recent.id);
+    }
     StringMap<uint32_t>& index = dimension_index_[role];
     auto found = index.find(value);
+    uint32_t id = 0;
     if (found != index.end()) {
-      // Known, but maybe not yet for this service: count it there too.
-      return Capped(CountDistinct(service, role, found->second), role, found->second);
+      id = found->second;  // known, but maybe not yet for this service
+    } else {
+      id = static_cast<uint32_t>(dimension_names_.size() + 1);
+      dimension_names_.push_back(std::string(kDimPrefix[role]) + std::string(value));
+      index.emplace(std::string(value), id);
     }
-    const auto id = static_cast<uint32_t>(dimension_names_.size() + 1);
-    dimension_names_.push_back(std::string(kDimPrefix[role]) + std::string(value));
-    index.emplace(std::string(value), id);
+    recent.text.assign(value);
+    recent.id = id;
     return Capped(CountDistinct(service, role, id), role, id);
   }
 
@@ -323,6 +448,7 @@ class Builder {
   const RecordBatch& batch_;
   const RollupOptions& options_;
   StringMap<Role> roles_;
+  std::unordered_map<uint64_t, Role> role_cache_;  // by key (offset, size)
   StringMap<uint32_t> service_index_;
   std::vector<std::string> services_;
   StrRef last_ref_;
@@ -331,6 +457,12 @@ class Builder {
   std::unordered_map<uint64_t, size_t> acc_index_;
   size_t last_acc_ = SIZE_MAX;
   std::array<StringMap<uint32_t>, 3> dimension_index_;  // by role: value -> id
+  static constexpr size_t kRecentSlots = 256;
+  struct RecentValue {
+    std::string text;
+    uint32_t id = 0;  // 0: empty slot
+  };
+  std::array<std::array<RecentValue, kRecentSlots>, 3> recent_;  // by role
   std::vector<std::string> dimension_names_;            // id - 1 -> "host=a"
   // Per service and role: the dimension ids seen, and whether each is
   // within the cap.
@@ -339,6 +471,7 @@ class Builder {
   uint64_t dimension_overflow_ = 0;
   StringMap<uint32_t> metric_index_;
   std::vector<std::string> metrics_;
+  std::vector<std::string> dim_by_rank_, metric_by_rank_;  // Finish's name order
 };
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include <array>
 #include <charconv>
 #include <cstdio>
+#include <cstring>
 #include <deque>
 #include <functional>
 #include <limits>
@@ -299,13 +300,18 @@ struct TopologyBuilder::State {
   std::vector<std::string_view> peer_scratch;
 
   uint32_t Intern(std::string_view service) {
+    // Rows of one service come in runs: compare with the last one first.
+    if (last_interned < service_names.size() && service_names[last_interned] == service) {
+      return last_interned;
+    }
     const auto it = service_ids.find(service);
-    if (it != service_ids.end()) return it->second;
+    if (it != service_ids.end()) return last_interned = it->second;
     const auto id = static_cast<uint32_t>(service_names.size());
     service_names.emplace_back(service);
     service_ids.emplace(std::string(service), id);
-    return id;
+    return last_interned = id;
   }
+  uint32_t last_interned = UINT32_MAX;
 
   const std::string& SpanKey(std::string_view trace_id, std::string_view span_id) {
     key_scratch.assign(trace_id);
@@ -638,9 +644,14 @@ struct TopologyBuilder::State {
 
   bool Sampled(std::string_view trace_id) const {
     if (options.trace_sample <= 1) return true;
-    // The table's key hash, remixed so that the sample is not the keys of
-    // one set of hash buckets.
-    const uint64_t h = std::hash<std::string_view>{}(trace_id) * 0x9e3779b97f4a7c15ull;
+    // Every log line with a trace id asks, so no full string hash: the
+    // length and the last 16 bytes (where ids differ, random or counted),
+    // mixed by two multiplications.
+    uint64_t tail[2] = {0, 0};
+    const size_t n = std::min<size_t>(trace_id.size(), sizeof(tail));
+    std::memcpy(tail, trace_id.data() + trace_id.size() - n, n);
+    uint64_t h = (tail[0] ^ (trace_id.size() * 0x9e3779b97f4a7c15ull)) * 0xbf58476d1ce4e5b9ull;
+    h = (h ^ (h >> 31) ^ tail[1]) * 0x94d049bb133111ebull;
     return (h >> 32) % options.trace_sample == 0;
   }
 

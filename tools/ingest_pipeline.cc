@@ -138,13 +138,7 @@ Status IngestFile(const IngestRequest& request, const std::string& path, storage
   // runs on event time, and files come in any time order (a later day's
   // file read first would expire every span of an earlier one on arrival).
   // A span and its parent are in one file in every exporter we know.
-  std::unique_ptr<correlate::TopologyBuilder> topology;
-  if (rollup != nullptr) {
-    correlate::TopologyOptions options = request.config.topology;
-    options.record_calls = true;
-    options.trace_sample = internal::kIngestTraceSample;
-    topology = std::make_unique<correlate::TopologyBuilder>(std::move(options));
-  }
+  std::unique_ptr<correlate::TopologyBuilder> topology = internal::NewCallMatcher(request.config);
 
   tbb::enumerable_thread_specific<std::unique_ptr<ingest::LineParser>> parsers(
       [&] { return std::make_unique<ingest::LineParser>(parser_options); });

@@ -118,14 +118,10 @@ struct ServeMetrics {
 class Server : public ingest::RebalanceListener {
  public:
   Server(const ServeRequest& request, storage::Store* store, MiningState* mining)
-      : request_(request), store_(store), mining_(mining) {
-    if (request.config.rollups) {
-      correlate::TopologyOptions options = request.config.topology;
-      options.record_calls = true;
-    options.trace_sample = internal::kIngestTraceSample;
-      topology_ = std::make_unique<correlate::TopologyBuilder>(std::move(options));
-    }
-  }
+      : request_(request),
+        store_(store),
+        mining_(mining),
+        topology_(internal::NewCallMatcher(request.config)) {}
 
   Status Run(ServeSummary* summary);
 

@@ -128,6 +128,17 @@ void Guarded(ErrorSlot* error, const char* stage, Fn&& fn) {
 // ~10% of ingest throughput on a fleet whose every line carries a trace id.
 inline constexpr uint32_t kIngestTraceSample = 8;
 
+// The matcher of TopologyStage for an ingest run or a serve process: the
+// config's [topology] options, recording calls, trace evidence sampled;
+// null when rollups are off.
+inline std::unique_ptr<correlate::TopologyBuilder> NewCallMatcher(const Config& config) {
+  if (!config.rollups) return nullptr;
+  correlate::TopologyOptions options = config.topology;
+  options.record_calls = true;
+  options.trace_sample = kIngestTraceSample;
+  return std::make_unique<correlate::TopologyBuilder>(std::move(options));
+}
+
 // The in-order stages (serial) and the encode stage (parallel) of both
 // pipelines. `Work` has `batch`, `templates`, `calls` and `encoded`.
 //

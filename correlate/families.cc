@@ -71,6 +71,9 @@ const std::vector<SignalRule>& SignalClassifier::BuiltinRules() {
       {Target::kText, R"(exception|traceback|stack ?trace|panic|segfault|segmentation fault|nullpointer|null pointer|assert(ion)? fail|uncaught|\bat [a-z0-9_.$]+\([a-z0-9_]+\.(java|kt|scala):)",
        Family::kSoftware, "exception", 0},
       {Target::kText, R"(timed? ?out|timeout|deadline exceeded)", Family::kInfrastructure, "timeout", 0},
+      // A line that says it failed, when nothing above says why.
+      {Target::kText, R"(\b(error|errors|failed|failure|fatal|unable to|cannot|could not)\b)",
+       Family::kSoftware, "error_lines", 0},
       // Signal names.
       {Target::kSignal, R"(^http\.429$)", Family::kDemand, "rate_limit", 1},
       {Target::kSignal, R"(^(records|http\.requests|span\.calls)$)", Family::kDemand, "traffic", 1},

@@ -291,6 +291,82 @@ Result<std::vector<DenseSeries>> LoadDenseSeries(storage::Reader* reader, int64_
   return out;
 }
 
+// ScanOptions::template_events over the window's template series (before
+// sparse ones are dropped: one line is enough here).
+std::vector<Finding> TemplateEvents(
+    const std::vector<DenseSeries>& series,
+    const std::unordered_map<uint64_t, const storage::StoredTemplate*>& templates,
+    const std::vector<storage::StoredTemplate>& stored, int64_t read_from, int64_t since_ns,
+    int64_t until_ns, int64_t bucket_ns, const SignalClassifier& classifier,
+    const ScanOptions& options) {
+  const size_t baseline = options.detector.baseline_buckets;
+  const int64_t history_ns = static_cast<int64_t>(baseline) * bucket_ns;
+  // When each service started logging, as far as its templates tell: a
+  // template is only news on a service that was logging before it.
+  std::unordered_map<std::string_view, int64_t> service_start;
+  for (const storage::StoredTemplate& t : stored) {
+    auto [it, fresh] = service_start.try_emplace(t.service, t.first_seen_ns);
+    if (!fresh) it->second = std::min(it->second, t.first_seen_ns);
+  }
+  std::vector<Finding> out;
+  for (const DenseSeries& s : series) {
+    const uint64_t id = ParseTemplateId(s.signal);
+    if (id == 0 || !s.dimension.empty()) continue;
+    const auto found = templates.find(id);
+    if (found == templates.end()) continue;
+    const storage::StoredTemplate& t = *found->second;
+    // By its text alone: a new line of unknown meaning is mining churn.
+    const Classification c = classifier.Classify("", t.text, 1);
+    if (c.family == Family::kUnknown) continue;
+    auto event = [&](size_t slot, bool first_seen) {
+      Finding& f = out.emplace_back();
+      f.service = s.service;
+      f.signal = s.signal;
+      f.stat = Stat::kCount;
+      f.anomaly.direction = Direction::kUp;
+      f.anomaly.onset = f.anomaly.peak = slot;
+      f.anomaly.end = slot + 1;
+      f.anomaly.baseline = 0;
+      f.anomaly.peak_value = s.values[slot];
+      // Lines from the onset to the end of the window: a one-off weighs
+      // less than a line that keeps coming.
+      double lines = 0;
+      for (size_t j = slot; j < s.values.size(); ++j) {
+        if (!std::isnan(s.values[j])) lines += s.values[j];
+      }
+      f.anomaly.strength = lines;
+      f.onset_ns = f.peak_ns = read_from + static_cast<int64_t>(slot) * bucket_ns;
+      f.end_ns = f.onset_ns + bucket_ns;
+      f.family = c.family;
+      f.kind = c.kind;
+      f.template_id = id;
+      f.template_text = t.text;
+      f.example = t.example;
+      f.first_seen = first_seen;
+    };
+    const bool is_change = c.kind == "deploy" || c.kind == "config_change";
+    const auto start = service_start.find(t.service);
+    const bool new_here = t.first_seen_ns >= since_ns && t.first_seen_ns < until_ns &&
+                          start != service_start.end() &&
+                          start->second <= t.first_seen_ns - history_ns;
+    if (new_here) {
+      const auto slot = static_cast<size_t>((t.first_seen_ns - read_from) / bucket_ns);
+      if (slot < s.values.size()) event(slot, true);
+      continue;
+    }
+    if (!is_change) continue;
+    // A deploy or config line after a baseline of buckets without it.
+    size_t quiet = 0;
+    for (size_t i = 0; i < s.values.size(); ++i) {
+      if (std::isnan(s.values[i])) continue;
+      const int64_t at = read_from + static_cast<int64_t>(i) * bucket_ns;
+      if (s.values[i] > 0 && quiet >= baseline && at >= since_ns) event(i, false);
+      quiet = s.values[i] > 0 ? 0 : quiet + 1;
+    }
+  }
+  return out;
+}
+
 Result<std::vector<Finding>> FindAnomalies(storage::Reader* reader, int64_t since_ns,
                                            int64_t until_ns, int64_t bucket_ns,
                                            const SignalClassifier& classifier,
@@ -306,7 +382,23 @@ Result<std::vector<Finding>> FindAnomalies(storage::Reader* reader, int64_t sinc
   if (every_signal) filter.signals = {"*"};
   FL_ASSIGN_OR_RETURN(std::vector<DenseSeries> series,
                       LoadDenseSeries(reader, read_from, until_ns, bucket_ns, filter));
-  // Sparse template series say nothing; drop them before the scan.
+  std::unordered_map<uint64_t, const storage::StoredTemplate*> templates;
+  std::vector<storage::StoredTemplate> stored;
+  bool templates_loaded = false;
+  auto load_templates = [&]() -> Status {
+    if (templates_loaded) return Status::Ok();
+    FL_ASSIGN_OR_RETURN(stored, reader->Templates());
+    for (const storage::StoredTemplate& t : stored) templates[t.id] = &t;
+    templates_loaded = true;
+    return Status::Ok();
+  };
+  std::vector<Finding> events;
+  if (options.template_events) {
+    FL_RETURN_IF_ERROR(load_templates());
+    events = TemplateEvents(series, templates, stored, read_from, since_ns, until_ns, bucket_ns,
+                            classifier, options);
+  }
+  // Sparse template series say nothing to the detectors; drop them first.
   std::erase_if(series, [&](const DenseSeries& s) {
     if (every_signal && s.signal.starts_with("edge.trace_")) return true;
     if (s.signal.rfind("template:", 0) != 0) return false;
@@ -325,9 +417,6 @@ Result<std::vector<Finding>> FindAnomalies(storage::Reader* reader, int64_t sinc
     detected[i] = DetectGauge(s.values, options.detector);
   });
 
-  std::unordered_map<uint64_t, const storage::StoredTemplate*> templates;
-  std::vector<storage::StoredTemplate> stored;
-  bool templates_loaded = false;
   std::vector<Finding> out;
   for (size_t i = 0; i < series.size(); ++i) {
     const DenseSeries& s = series[i];
@@ -346,11 +435,7 @@ Result<std::vector<Finding>> FindAnomalies(storage::Reader* reader, int64_t sinc
       f.end_ns = read_from + static_cast<int64_t>(a.end) * bucket_ns;
       f.template_id = ParseTemplateId(s.signal);
       if (f.template_id != 0) {
-        if (!templates_loaded) {
-          FL_ASSIGN_OR_RETURN(stored, reader->Templates());
-          for (const storage::StoredTemplate& t : stored) templates[t.id] = &t;
-          templates_loaded = true;
-        }
+        FL_RETURN_IF_ERROR(load_templates());
         if (auto it = templates.find(f.template_id); it != templates.end()) {
           f.template_text = it->second->text;
           f.example = it->second->example;
@@ -361,6 +446,19 @@ Result<std::vector<Finding>> FindAnomalies(storage::Reader* reader, int64_t sinc
       f.family = c.family;
       f.kind = c.kind;
       out.push_back(std::move(f));
+    }
+  }
+  // A template event the detectors also found is one finding, marked.
+  for (Finding& event : events) {
+    auto same = std::find_if(out.begin(), out.end(), [&](const Finding& f) {
+      return f.service == event.service && f.signal == event.signal && f.onset_ns == event.onset_ns;
+    });
+    if (same == out.end()) {
+      out.push_back(std::move(event));
+    } else {
+      same->first_seen = event.first_seen;
+      same->family = event.family;
+      same->kind = event.kind;
     }
   }
   if (options.common_mode_min_services > 0) out = MergeCommonMode(std::move(out), options);
@@ -400,6 +498,7 @@ std::string FindingJson(const Finding& f) {
     }
     out += ']';
   }
+  if (f.first_seen) out += ",\"first_seen\":true";
   out += ",\"strength\":" + number(f.anomaly.strength) + ",\"stat\":\"" + StatName(f.stat) +
          "\",\"baseline\":" + number(f.anomaly.baseline) +
          ",\"peak_value\":" + number(f.anomaly.peak_value) +

@@ -56,6 +56,12 @@ struct ScanOptions {
   // templates behind them) are one finding: the strongest, with the others
   // in Finding::related. One change of one service is one thing to look at.
   bool merge_same_onset = true;
+  // Template events, found from the stored templates rather than by the
+  // detectors (one line is enough): a template first seen in the window on
+  // a service that was logging a baseline before it, whose text says what
+  // it is (an exception, a failure, a deploy, ...): a new error line; and a
+  // deploy or config-change line after a baseline of quiet.
+  bool template_events = true;
 };
 
 // A signal that changed with a finding's own (ScanOptions::merge_same_onset).
@@ -84,6 +90,9 @@ struct Finding {
   // Other signals of this service that changed in the same bucket, the same
   // way, strongest first.
   std::vector<RelatedSignal> related;
+  // A template event (ScanOptions::template_events): the template was first
+  // seen at the onset.
+  bool first_seen = false;
 };
 
 // Findings with onset in [since_ns, until_ns), by onset then strength.

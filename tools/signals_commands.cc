@@ -295,7 +295,8 @@ int RunAnomaliesCommand(const std::string& db, const AnomaliesFlags& flags) {
                         .substr(0, 30)
                         .c_str(),
                     f.anomaly.direction == correlate::Direction::kUp ? "up  " : "down",
-                    std::string(correlate::FamilyName(f.family)).c_str(), f.kind.c_str(),
+                    std::string(correlate::FamilyName(f.family)).c_str(),
+                    ((f.first_seen ? "new " : "") + f.kind).c_str(),
                     f.anomaly.strength, FormatValue(f.anomaly.baseline).c_str(),
                     FormatValue(f.anomaly.peak_value).c_str());
       line = head;

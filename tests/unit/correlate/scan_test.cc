@@ -3,13 +3,16 @@
 // sustained shift does with its onset; a gap in the data (no records of
 // any service) is neither a drop nor a surge; a gauge that keeps going
 // through the same excursions is quiet after the first; a change on many
-// services at once is one common-mode finding.
+// services at once is one common-mode finding; signals of one service
+// changing together are one finding; new error templates and deploy lines
+// are events.
 #include "correlate/scan.h"
 
 #include <random>
 
 #include <gtest/gtest.h>
 
+#include "correlate/rollup.h"
 #include "storage/store.h"
 #include "tests/testutil/test_util.h"
 
@@ -197,6 +200,88 @@ TEST(Scan, SignalsOfOneServiceChangingTogetherAreOneFinding) {
       tmp.Sub("db2"), fleet(), kT0 + 80 * 60 * kSecond, kT0 + 150 * 60 * kSecond, apart);
   ASSERT_OK(separate.status());
   EXPECT_EQ(separate->size(), 3u);
+}
+
+// One line is enough for a template event: a template first seen on a
+// service that was logging long before, whose text says what it is; and a
+// deploy line after a quiet baseline. New lines of unknown meaning, and new
+// lines of a service that just started, are not news.
+TEST(Scan, NewErrorTemplatesAndDeployLinesAreEvents) {
+  auto tmpl = [](uint64_t id, const std::string& service, const std::string& text,
+                 int64_t first_seen_ns) {
+    storage::StoredTemplate t;
+    t.id = id;
+    t.service = service;
+    t.text = text;
+    t.example = text;
+    t.count = 1;
+    t.first_seen_ns = first_seen_ns;
+    t.last_seen_ns = first_seen_ns;
+    return t;
+  };
+  const int64_t minute = 60 * kSecond;
+  auto fleet = [&] {
+    storage::EncodedBatch batch;
+    batch.templates.full = {
+        tmpl(0x10, "api", "request served in <*> ms", kT0),
+        tmpl(0x20, "api", "NullPointerException in handler <*>", kT0 + 120 * minute),
+        tmpl(0x30, "api", "cache warmed <*> entries", kT0 + 125 * minute),
+        tmpl(0x40, "api", "deployed version <*>", kT0),
+        tmpl(0x50, "late", "connection refused by <*>", kT0 + 110 * minute),
+    };
+    for (int64_t b = 0; b < 150 * 6; ++b) {
+      const int64_t at = kT0 + b * kBucket;
+      storage::ServiceBucket api = Bucket("api", at);
+      // Entries in signal order.
+      Add(&api, "records", 5, NAN);
+      Add(&api, TemplateSignal(0x10), 5, NAN);
+      if (at == kT0 + 120 * minute) Add(&api, TemplateSignal(0x20), 1, NAN);
+      if (at == kT0 + 125 * minute) Add(&api, TemplateSignal(0x30), 1, NAN);
+      if (b == 0 || at == kT0 + 130 * minute) Add(&api, TemplateSignal(0x40), 1, NAN);
+      batch.series.push_back(std::move(api));
+      if (at >= kT0 + 110 * minute) {
+        storage::ServiceBucket late = Bucket("late", at);
+        Add(&late, "records", 1, NAN);
+        Add(&late, TemplateSignal(0x50), 1, NAN);
+        batch.series.push_back(std::move(late));
+      }
+    }
+    return batch;
+  };
+  testing::TempDir tmp;
+  ScanOptions options;
+  options.merge_same_onset = false;
+  Result<std::vector<Finding>> findings =
+      ScanStore(tmp.Sub("db"), fleet(), kT0 + 100 * minute, kT0 + 150 * minute, options);
+  ASSERT_OK(findings.status());
+  std::string all;
+  for (const Finding& f : *findings) all += FindingJson(f) + "\n";
+  const Finding* npe = nullptr;
+  const Finding* deploy = nullptr;
+  for (const Finding& f : *findings) {
+    if (f.template_id == 0x20) npe = &f;
+    if (f.template_id == 0x40) deploy = &f;
+    EXPECT_NE(f.template_id, 0x30u) << "unknown meaning: " << all;
+    EXPECT_NE(f.service, "late") << "a service that just started: " << all;
+  }
+  ASSERT_NE(npe, nullptr) << all;
+  EXPECT_TRUE(npe->first_seen);
+  EXPECT_EQ(npe->onset_ns, kT0 + 120 * minute);
+  EXPECT_EQ(npe->family, Family::kSoftware);
+  EXPECT_EQ(npe->kind, "exception");
+  EXPECT_NE(FindingJson(*npe).find("\"first_seen\":true"), std::string::npos);
+  ASSERT_NE(deploy, nullptr) << all;
+  EXPECT_FALSE(deploy->first_seen);
+  EXPECT_EQ(deploy->onset_ns, kT0 + 130 * minute);
+  EXPECT_EQ(deploy->kind, "deploy");
+
+  // Off, the detectors alone see nothing in one line.
+  ScanOptions off = options;
+  off.template_events = false;
+  Result<std::vector<Finding>> quiet =
+      ScanStore(tmp.Sub("db2"), fleet(), kT0 + 100 * minute, kT0 + 150 * minute, off);
+  ASSERT_OK(quiet.status());
+  for (const Finding& f : *quiet) EXPECT_EQ(f.template_id, 0u) << FindingJson(f);
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <charconv>
 #include <cmath>
 #include <map>
@@ -66,6 +67,58 @@ struct StringHash {
 template <typename V>
 using StringMap = std::unordered_map<std::string, V, StringHash, std::equal_to<>>;
 
+// uint64 key -> uint32 value with open addressing and linear probing: the
+// rollup's per-record lookups (attribute roles, dimension slots, distinct
+// values per service) without a node per entry and a pointer chase per
+// probe, which is where a node-based map spent its time here.
+class FlatIndex {
+ public:
+  FlatIndex() { Rehash(64); }
+  // The value of `key`, set to `value` first when absent (`*inserted`).
+  // REQUIRES: key != ~0.
+  uint32_t& Insert(uint64_t key, uint32_t value, bool* inserted) {
+    if ((size_ + 1) * 2 > keys_.size()) Rehash(keys_.size() * 2);
+    for (size_t i = Slot(key);; i = (i + 1) & mask_) {
+      if (keys_[i] == key) {
+        *inserted = false;
+        return values_[i];
+      }
+      if (keys_[i] == kEmpty) {
+        keys_[i] = key;
+        values_[i] = value;
+        ++size_;
+        *inserted = true;
+        return values_[i];
+      }
+    }
+  }
+
+ private:
+  static constexpr uint64_t kEmpty = ~uint64_t{0};
+  size_t Slot(uint64_t key) const {
+    return static_cast<size_t>((key * 0x9e3779b97f4a7c15ull) >> shift_);
+  }
+  void Rehash(size_t capacity) {  // a power of two
+    std::vector<uint64_t> keys(capacity, kEmpty);
+    std::vector<uint32_t> values(capacity);
+    keys.swap(keys_);
+    values.swap(values_);
+    mask_ = capacity - 1;
+    shift_ = 64 - std::countr_zero(capacity);
+    size_ = 0;
+    bool inserted = false;
+    for (size_t i = 0; i < keys.size(); ++i) {
+      if (keys[i] != kEmpty) Insert(keys[i], values[i], &inserted);
+    }
+  }
+
+  std::vector<uint64_t> keys_;
+  std::vector<uint32_t> values_;
+  size_t size_ = 0;
+  size_t mask_ = 0;
+  int shift_ = 0;
+};
+
 // Histogram bucket indexes as they come, turned into a Histogram once at
 // the end: appending is cheaper than a sorted insert per value, and a
 // batch adds thousands of values to a few dozen buckets.
@@ -128,7 +181,9 @@ struct Acc {
   IndexBuffer latency, span_latency;
   std::unordered_map<uint64_t, uint64_t> templates;
   std::unordered_map<uint32_t, SeriesPoint> metrics;  // by metric name index
-  std::unordered_map<uint32_t, DimAcc> dims;          // by dimension id
+  // (dimension id, index into Builder::dim_accs_) of every dimension value
+  // seen in this bucket.
+  std::vector<std::pair<uint32_t, uint32_t>> dims;
 };
 
 class Builder {
@@ -187,9 +242,22 @@ class Builder {
           break;
       }
     }
+    // Slots first, pointers after: adding a slot can move dim_accs_.
+    std::array<uint32_t, 3> slots{};
+    const auto acc_key = static_cast<uint64_t>(last_acc_) << 32;
+    for (size_t d = 0; d < 3; ++d) {
+      if (dims[d] == 0) continue;
+      bool inserted = false;
+      slots[d] = dim_slots_.Insert(acc_key | dims[d], static_cast<uint32_t>(dim_accs_.size()),
+                                   &inserted);
+      if (inserted) {
+        dim_accs_.emplace_back();
+        acc.dims.emplace_back(dims[d], slots[d]);
+      }
+    }
     std::array<DimAcc*, 3> dim_accs{};
     for (size_t d = 0; d < 3; ++d) {
-      if (dims[d] != 0) dim_accs[d] = &acc.dims[dims[d]];
+      if (dims[d] != 0) dim_accs[d] = &dim_accs_[slots[d]];
     }
     auto count = [&](Builtin signal, int dim_signal) {
       ++acc.counts[signal];
@@ -259,7 +327,7 @@ class Builder {
         return e.point;
       };
       dims.clear();
-      for (auto& [dim, d] : acc.dims) dims.emplace_back(dim_rank[dim - 1], &d);
+      for (const auto& [dim, slot] : acc.dims) dims.emplace_back(dim_rank[dim - 1], &dim_accs_[slot]);
       std::sort(dims.begin(), dims.end());
       metrics.clear();
       for (auto& [metric, point] : acc.metrics) metrics.emplace_back(metric_rank[metric], &point);
@@ -313,12 +381,13 @@ class Builder {
   // a string hash.
   Role RoleOf(StrRef key) {
     const uint64_t where = (uint64_t{key.offset} << 32) | key.size;
-    auto [it, fresh] = role_cache_.try_emplace(where, Role::kNone);
+    bool fresh = false;
+    uint32_t& role = role_cache_.Insert(where, static_cast<uint32_t>(Role::kNone), &fresh);
     if (fresh) {
       const auto found = roles_.find(batch_.Get(key));
-      if (found != roles_.end()) it->second = found->second;
+      if (found != roles_.end()) role = static_cast<uint32_t>(found->second);
     }
-    return it->second;
+    return static_cast<Role>(role);
   }
 
   // rank[i] = the position of names[i] in name order; `*by_rank` the names
@@ -420,9 +489,13 @@ class Builder {
   // Whether `id` is within the service's first max_dimension_values values
   // of this role, remembering it if new: one hash lookup.
   bool CountDistinct(uint32_t service, size_t role, uint32_t id) {
-    std::unordered_map<uint32_t, bool>& seen = distinct_[service][role];
-    const bool room = seen.size() < options_.max_dimension_values;
-    return seen.try_emplace(id, room).first->second;
+    uint32_t& seen = distinct_[service][role];
+    const bool room = seen < options_.max_dimension_values;
+    bool inserted = false;
+    const uint64_t key = (uint64_t{service} << 34) | (uint64_t{role} << 32) | id;
+    const uint32_t within = distinct_ids_.Insert(key, room ? 1 : 0, &inserted);
+    if (inserted) ++seen;
+    return within != 0;
   }
 
   uint32_t Capped(bool within, size_t role, uint32_t id) {
@@ -448,7 +521,7 @@ class Builder {
   const RecordBatch& batch_;
   const RollupOptions& options_;
   StringMap<Role> roles_;
-  std::unordered_map<uint64_t, Role> role_cache_;  // by key (offset, size)
+  FlatIndex role_cache_;  // by key (offset, size) -> Role
   StringMap<uint32_t> service_index_;
   std::vector<std::string> services_;
   StrRef last_ref_;
@@ -464,9 +537,12 @@ class Builder {
   };
   std::array<std::array<RecentValue, kRecentSlots>, 3> recent_;  // by role
   std::vector<std::string> dimension_names_;            // id - 1 -> "host=a"
-  // Per service and role: the dimension ids seen, and whether each is
-  // within the cap.
-  std::vector<std::array<std::unordered_map<uint32_t, bool>, 3>> distinct_;
+  // Per service and role: how many distinct dimension values so far, and
+  // whether each seen is within the cap.
+  std::vector<std::array<uint32_t, 3>> distinct_;
+  FlatIndex distinct_ids_;  // (service, role, id) -> within the cap
+  FlatIndex dim_slots_;     // (acc index, dimension id) -> index into dim_accs_
+  std::vector<DimAcc> dim_accs_;
   std::array<uint32_t, 3> other_{};
   uint64_t dimension_overflow_ = 0;
   StringMap<uint32_t> metric_index_;

@@ -76,6 +76,9 @@ constexpr size_t kMinGaugeSamples = 3;
 // gauge spikes; this history keeps them, but not the lone wild samples of
 // changes too short to report, so one glitch does not mask what follows.
 constexpr size_t kRecurrenceSamples = 360;
+// A gauge change is reported only when its peak is at least this factor
+// above the baseline (up) or below it (down).
+constexpr double kMaterialFactor = 1.5;
 
 std::vector<Anomaly> DetectGauge(const std::vector<double>& values,
                                  const DetectorOptions& options) {
@@ -114,6 +117,14 @@ std::vector<Anomaly> DetectGauge(const std::vector<double>& values,
     if (a.end < a.onset + kMinGaugeSamples) std::fill(blip.begin() + a.onset, blip.begin() + a.end, 1);
   }
   std::erase_if(found, [](const Anomaly& a) { return a.end < a.onset + kMinGaugeSamples; });
+  // A gauge change must be material: a very steady gauge moving 10% is
+  // statistically certain and operationally nothing.
+  std::erase_if(found, [](const Anomaly& a) {
+    const double base = std::abs(a.baseline);
+    const double peak = std::abs(a.peak_value);
+    return a.direction == Direction::kUp ? peak < base * kMaterialFactor
+                                         : peak * kMaterialFactor > base;
+  });
   std::erase_if(found, [&](const Anomaly& a) {
     const size_t from = a.onset > kRecurrenceSamples ? a.onset - kRecurrenceSamples : 0;
     double lo = INFINITY, hi = -INFINITY;

@@ -284,5 +284,28 @@ TEST(Scan, NewErrorTemplatesAndDeployLinesAreEvents) {
   for (const Finding& f : *quiet) EXPECT_EQ(f.template_id, 0u) << FindingJson(f);
 }
 
+// A very steady gauge moving 10% is statistically certain and
+// operationally nothing; moving 2x it is a change.
+TEST(Scan, GaugeChangesMustBeMaterial) {
+  std::mt19937 rng(9);
+  std::normal_distribution<double> noise(0, 0.1);
+  storage::EncodedBatch batch;
+  for (int minute = 0; minute < 150; ++minute) {
+    storage::ServiceBucket bucket = Bucket("db", kT0 + minute * 60 * kSecond);
+    Add(&bucket, "metric:connections", 0, (minute >= 130 ? 200 : 100) + noise(rng));
+    Add(&bucket, "metric:memory", 0, (minute >= 120 ? 550 : 500) + noise(rng));
+    batch.series.push_back(std::move(bucket));
+  }
+  testing::TempDir tmp;
+  Result<std::vector<Finding>> findings =
+      ScanStore(tmp.Sub("db"), std::move(batch), kT0 + 80 * 60 * kSecond, kT0 + 150 * 60 * kSecond);
+  ASSERT_OK(findings.status());
+  std::string all;
+  for (const Finding& f : *findings) all += FindingJson(f) + "\n";
+  ASSERT_EQ(findings->size(), 1u) << all;
+  EXPECT_EQ((*findings)[0].signal, "metric:connections");
+  EXPECT_EQ((*findings)[0].onset_ns, kT0 + 130 * 60 * kSecond);
+}
+
 }  // namespace
 }  // namespace faultline::correlate

@@ -69,9 +69,9 @@ uint64_t ParseTemplateId(const std::string& signal) {
 // flags it, which keeps the outlier out of the baseline).
 constexpr size_t kMinGaugeSamples = 3;
 // Recurrence: a gauge change whose held level (the kMinGaugeSamples-th
-// most extreme sample of the change) does not go beyond every sample of the
-// series' last kRecurrenceSamples (6 hours of per-minute metrics) is that
-// series' usual behaviour, not news. The detector keeps anomalies out
+// most extreme sample of the change) does not go kMaterialFactor beyond
+// every sample of the series' last kRecurrenceSamples (6 hours of
+// per-minute metrics) is that series' usual behaviour, not news. The detector keeps anomalies out
 // of its baseline, so by itself it never learns that a chronically spiky
 // gauge spikes; this history keeps them, but not the lone wild samples of
 // changes too short to report, so one glitch does not mask what follows.
@@ -148,7 +148,7 @@ std::vector<Anomaly> DetectGauge(const std::vector<double>& values,
     std::nth_element(run.begin(), run.begin() + (kMinGaugeSamples - 1), run.end(),
                      [up](double x, double y) { return up ? x > y : x < y; });
     const double held = run[kMinGaugeSamples - 1];
-    return up ? held <= hi : held >= lo;
+    return up ? held <= hi * kMaterialFactor : held * kMaterialFactor >= lo;
   });
   for (Anomaly& a : found) {
     a.onset = std::min(values.size() - 1, a.onset * step);
@@ -161,14 +161,30 @@ std::vector<Anomaly> DetectGauge(const std::vector<double>& values,
 // Gauge findings with the same signal, dimension, direction and onset on
 // common_mode_min_services or more services become one.
 std::vector<Finding> MergeCommonMode(std::vector<Finding> findings, const ScanOptions& options) {
-  std::map<std::tuple<std::string, std::string, Direction, int64_t>, std::vector<size_t>> groups;
+  // Same signal, dimension and direction, and onsets within the window of
+  // the group's first (not chained: a signal changing somewhere every
+  // minute for an hour is not one event).
+  std::map<std::tuple<std::string, std::string, Direction>, std::vector<size_t>> by_signal;
   for (size_t i = 0; i < findings.size(); ++i) {
     const Finding& f = findings[i];
     if (f.stat != Stat::kMean) continue;
-    groups[{f.signal, f.dimension, f.anomaly.direction, f.onset_ns}].push_back(i);
+    by_signal[{f.signal, f.dimension, f.anomaly.direction}].push_back(i);
+  }
+  std::vector<std::vector<size_t>> groups;
+  for (auto& [key, members] : by_signal) {
+    std::stable_sort(members.begin(), members.end(), [&](size_t a, size_t b) {
+      return findings[a].onset_ns < findings[b].onset_ns;
+    });
+    for (size_t m = 0; m < members.size(); ++m) {
+      if (m == 0 || findings[members[m]].onset_ns - findings[groups.back().front()].onset_ns >
+                        options.common_mode_window_ns) {
+        groups.emplace_back();
+      }
+      groups.back().push_back(members[m]);
+    }
   }
   std::vector<char> drop(findings.size(), 0);
-  for (auto& [key, members] : groups) {
+  for (std::vector<size_t>& members : groups) {
     if (members.size() < options.common_mode_min_services) continue;
     std::stable_sort(members.begin(), members.end(), [&](size_t a, size_t b) {
       return findings[a].anomaly.strength > findings[b].anomaly.strength;
@@ -176,6 +192,8 @@ std::vector<Finding> MergeCommonMode(std::vector<Finding> findings, const ScanOp
     Finding& head = findings[members.front()];
     for (size_t m : members) {
       head.services.push_back(findings[m].service);
+      // The group started when its first service changed.
+      head.onset_ns = std::min(head.onset_ns, findings[m].onset_ns);
       if (m != members.front()) drop[m] = 1;
     }
   }

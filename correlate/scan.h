@@ -51,6 +51,10 @@ struct ScanOptions {
   // not one per service: it names the strongest service and lists them all
   // in Finding::services. 0 turns this off.
   size_t common_mode_min_services = 5;
+  // Onsets at most this long after a group's first count as the same
+  // moment for common-mode grouping (one scrape interval of most metrics;
+  // a restart reaches pods over a minute or so). 0: the same bucket only.
+  int64_t common_mode_window_ns = 60'000'000'000;
   // Findings of one service that start in the same bucket in the same
   // direction (a latency p90, p95 and p99 moving together; errors and the
   // templates behind them) are one finding: the strongest, with the others

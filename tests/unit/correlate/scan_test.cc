@@ -134,10 +134,11 @@ TEST(Scan, ChangeOnManyServicesAtOnceIsOneCommonModeFinding) {
   for (int minute = 0; minute < 150; ++minute) {
     for (size_t s = 0; s < services.size(); ++s) {
       storage::ServiceBucket bucket = Bucket(services[s], kT0 + minute * 60 * kSecond);
-      // Memory drops on every service at minute 100 (a fleet restart); CPU
-      // rises on "c" alone at minute 120.
+      // Memory drops on every service at minutes 100 and 101 (a fleet
+      // restart reaching pods over a minute); CPU rises on "c" alone at
+      // minute 120.
       Add(&bucket, "metric:cpu", 0, (minute >= 120 && s == 2 ? 60 : 20) + noise(rng));
-      Add(&bucket, "metric:memory", 0, (minute >= 100 ? 300 : 500) + noise(rng));
+      Add(&bucket, "metric:memory", 0, (minute >= (s < 3 ? 100 : 101) ? 300 : 500) + noise(rng));
       batch.series.push_back(std::move(bucket));
     }
   }

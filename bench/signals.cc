@@ -10,6 +10,7 @@
 // medians. Issue 6's target: under 1 s on 2 cores.
 //
 // Usage: faultline_bench_signals [--services N] [--signals N] [--runs N] [--dir D]
+//        faultline_bench_signals --rollup FILE [--runs N]   (rollup alone)
 // Build in Release.
 
 #include <algorithm>
@@ -19,6 +20,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <memory>
 #include <random>
 #include <string>
 #include <vector>
@@ -26,7 +28,10 @@
 #include <oneapi/tbb/global_control.h>
 
 #include "correlate/families.h"
+#include "correlate/rollup.h"
 #include "correlate/scan.h"
+#include "correlate/topology.h"
+#include "ingest/parser.h"
 #include "storage/reader.h"
 #include "storage/store.h"
 
@@ -93,19 +98,86 @@ int Build(const std::string& dir, int services, int signals) {
 
 }  // namespace
 
+// --rollup FILE: the rollup and call matching alone, one thread, on the
+// batches `faultline ingest` would make of FILE (16 MiB chunks), so their
+// cost can be followed without the noise of a whole ingest.
+int RollupOnly(const std::string& path, int runs) {
+  std::FILE* file = std::fopen(path.c_str(), "rb");
+  if (file == nullptr) {
+    std::fprintf(stderr, "cannot open %s\n", path.c_str());
+    return 1;
+  }
+  std::vector<std::unique_ptr<RecordBatch>> batches;
+  ingest::LineParser parser(ingest::ParserOptions{});
+  std::string chunk;
+  uint64_t offset = 0, rows = 0;
+  constexpr size_t kChunk = 16 << 20;
+  std::vector<char> buffer(kChunk);
+  std::string carry;
+  while (true) {
+    const size_t n = std::fread(buffer.data(), 1, buffer.size(), file);
+    if (n == 0 && carry.empty()) break;
+    chunk = carry;
+    chunk.append(buffer.data(), n);
+    const size_t cut = n == 0 ? chunk.size() : chunk.rfind('\n') + 1;
+    carry = chunk.substr(cut);
+    chunk.resize(cut);
+    chunk.reserve(chunk.size() + ingest::kInputPadding);
+    auto batch = std::make_unique<RecordBatch>();
+    parser.ParseChunk(chunk, offset, batch->AddSource(path, -1), batch.get());
+    offset += cut;
+    rows += batch->rows().size();
+    batches.push_back(std::move(batch));
+    if (n == 0) break;
+  }
+  std::fclose(file);
+  std::vector<double> rollup_s, calls_s;
+  size_t entries = 0;
+  for (int run = 0; run < runs; ++run) {
+    auto t0 = std::chrono::steady_clock::now();
+    entries = 0;
+    for (const auto& batch : batches) {
+      for (const storage::ServiceBucket& b : correlate::Rollup(*batch, {})) entries += b.entries.size();
+    }
+    auto t1 = std::chrono::steady_clock::now();
+    correlate::TopologyOptions options;
+    options.record_calls = true;
+    options.trace_sample = 8;
+    correlate::TopologyBuilder matcher(options);
+    for (const auto& batch : batches) {
+      matcher.AddBatch(*batch);
+      correlate::RollupCalls(matcher.TakeCalls(), {});
+    }
+    auto t2 = std::chrono::steady_clock::now();
+    rollup_s.push_back(std::chrono::duration<double>(t1 - t0).count());
+    calls_s.push_back(std::chrono::duration<double>(t2 - t1).count());
+  }
+  std::printf("rollup alone, 1 thread: %llu records in %zu batches: Rollup median %.3f s "
+              "(%.0f ns/record, %zu entries), call matching median %.3f s (%.0f ns/record)\n",
+              static_cast<unsigned long long>(rows), batches.size(), Median(rollup_s),
+              Median(rollup_s) / static_cast<double>(rows) * 1e9, entries, Median(calls_s),
+              Median(calls_s) / static_cast<double>(rows) * 1e9);
+  return 0;
+}
+
 int main(int argc, char** argv) {
   int services = 500, signals = 20, runs = 5;
   std::string dir = "build/bench-work/signals-store";
+  std::string rollup_file;
   for (int i = 1; i + 1 < argc; i += 2) {
     if (!std::strcmp(argv[i], "--services")) services = std::atoi(argv[i + 1]);
     else if (!std::strcmp(argv[i], "--signals")) signals = std::atoi(argv[i + 1]);
     else if (!std::strcmp(argv[i], "--runs")) runs = std::atoi(argv[i + 1]);
     else if (!std::strcmp(argv[i], "--dir")) dir = argv[i + 1];
+    else if (!std::strcmp(argv[i], "--rollup")) rollup_file = argv[i + 1];
     else {
-      std::fprintf(stderr, "usage: %s [--services N] [--signals N] [--runs N] [--dir D]\n", argv[0]);
+      std::fprintf(stderr,
+                   "usage: %s [--services N] [--signals N] [--runs N] [--dir D] [--rollup FILE]\n",
+                   argv[0]);
       return 2;
     }
   }
+  if (!rollup_file.empty()) return RollupOnly(rollup_file, runs);
   if (services <= 0 || signals < 3 || runs <= 0) {
     std::fprintf(stderr, "--services must be > 0, --signals >= 3, --runs > 0\n");
     return 2;

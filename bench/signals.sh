@@ -47,6 +47,9 @@ awk -v on="$on_med" -v off="$off_med" -v n="$records" 'BEGIN {
   printf "median: %.3f s with rollups (%d rec/s), %.3f s without (%d rec/s): rollups cost %.1f%% of throughput (target <= 15%%)\n",
     on, n / on, off, n / off, 100 * (1 - off / on) }'
 
+echo "the same corpus, rollup and call matching alone on one thread (no parse, no store):"
+"$scan_bench" --rollup "$corpus" --runs "$runs"
+
 echo
 echo "== 2. anomaly scan"
 "$scan_bench" --runs "$runs" --dir "$work/signals-store"

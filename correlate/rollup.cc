@@ -128,12 +128,38 @@ struct IndexBuffer {
   bool empty() const { return indexes.empty(); }
   void Add(int32_t index) { indexes.push_back(index); }
   Histogram Build() {
-    std::sort(indexes.begin(), indexes.end());
     Histogram h;
+    if (indexes.empty()) return h;
+    // Latencies span a few hundred buckets: count them in a dense array
+    // (the zero bucket's index aside) rather than sort.
+    int32_t lo = INT32_MAX, hi = INT32_MIN;
+    uint64_t zeros = 0;
+    for (int32_t i : indexes) {
+      if (i == Histogram::kZeroIndex) {
+        ++zeros;
+        continue;
+      }
+      lo = std::min(lo, i);
+      hi = std::max(hi, i);
+    }
+    if (zeros > 0) h.AddIndex(Histogram::kZeroIndex, zeros);
+    if (lo > hi) return h;
+    const auto range = static_cast<size_t>(static_cast<int64_t>(hi) - lo + 1);
+    if (range <= 4 * indexes.size() + 64) {
+      std::vector<uint32_t> counts(range, 0);
+      for (int32_t i : indexes) {
+        if (i != Histogram::kZeroIndex) ++counts[static_cast<size_t>(i - lo)];
+      }
+      for (size_t k = 0; k < range; ++k) {
+        if (counts[k] != 0) h.AddIndex(lo + static_cast<int32_t>(k), counts[k]);
+      }
+      return h;
+    }
+    std::sort(indexes.begin(), indexes.end());
     for (size_t i = 0; i < indexes.size();) {
       size_t j = i + 1;
       while (j < indexes.size() && indexes[j] == indexes[i]) ++j;
-      h.AddIndex(indexes[i], j - i);
+      if (indexes[i] != Histogram::kZeroIndex) h.AddIndex(indexes[i], j - i);
       i = j;
     }
     return h;

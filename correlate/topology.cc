@@ -268,12 +268,18 @@ struct TopologyBuilder::State {
   };
 
   explicit State(TopologyOptions opts) : options(std::move(opts)) {
+    for (const std::string& key : options.peer_keys) {
+      if (key.empty()) continue;
+      const size_t bit = PeerKeyBit(key);
+      peer_key_bits[bit / 64] |= uint64_t{1} << (bit % 64);
+    }
     if (options.horizon_ns <= 0) options.horizon_ns = 1;
     if (options.trace_sample == 0) options.trace_sample = 1;
     if (options.max_pending == 0) options.max_pending = 1;
   }
 
   TopologyOptions options;
+  std::array<uint64_t, 4> peer_key_bits{};  // MaybePeerKey's filter
   TopologyCounters counters;
   // Newest record time seen; entries whose expiry is before it are dropped.
   int64_t newest_ns = std::numeric_limits<int64_t>::min();
@@ -642,6 +648,18 @@ struct TopologyBuilder::State {
     }
   }
 
+  // A filter on (length, first byte) before comparing a key with every
+  // peer key: every attribute of every record passes here, and almost none
+  // is a peer key.
+  static size_t PeerKeyBit(std::string_view key) {
+    return (key.size() * 31 + static_cast<uint8_t>(key.front())) & 255;
+  }
+  bool MaybePeerKey(std::string_view key) const {
+    if (key.empty()) return false;
+    const size_t bit = PeerKeyBit(key);
+    return (peer_key_bits[bit / 64] >> (bit % 64)) & 1;
+  }
+
   bool Sampled(std::string_view trace_id) const {
     if (options.trace_sample <= 1) return true;
     // Every log line with a trace id asks, so no full string hash: the
@@ -666,7 +684,7 @@ struct TopologyBuilder::State {
     for (size_t i = 0; i < attr_count; ++i) {
       const auto [key, value] = attr(i);
       if (kind == RecordKind::kSpan && !error) error = AttributeSaysError(key, value);
-      if (value.empty()) continue;
+      if (value.empty() || !MaybePeerKey(key)) continue;
       if (std::find(options.peer_keys.begin(), options.peer_keys.end(), key) ==
           options.peer_keys.end()) {
         continue;

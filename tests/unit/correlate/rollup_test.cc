@@ -186,6 +186,30 @@ TEST(Rollup, TooManyDistinctDimensionValuesFoldIntoOther) {
   EXPECT_EQ((flat[{"api", kT0, "records", ""}].count), 50u);
 }
 
+// Latency histograms equal the ones built value by value, whether the
+// values are many and close (counted in a dense array) or few and far apart
+// (sorted), zeros included.
+TEST(Rollup, LatencyHistogramsEqualValueByValue) {
+  for (const std::vector<double>& latencies :
+       {std::vector<double>{0, 0.001, 1, 1e6, 1e6, 0},
+        std::vector<double>{5, 5.1, 5.2, 7, 9, 12, 12, 0, 30, 5, 5}}) {
+    std::vector<Row> rows;
+    Histogram expected;
+    for (double ms : latencies) {
+      Row r;
+      r.service = "api";
+      r.ts_ns = kT0;
+      r.attrs = {{"latency_ms", std::to_string(ms)}};
+      rows.push_back(r);
+      expected.Add(std::stod(std::to_string(ms)));
+    }
+    RecordBatch batch;
+    AddRows(rows, &batch);
+    Flat flat = Flatten(Rollup(batch, RollupOptions{}));
+    EXPECT_EQ((flat[{"api", kT0, "latency", ""}].histogram), expected);
+  }
+}
+
 // Calls are kept on the callee, per caller and source; any split of the
 // calls adds up to the rollup of all of them.
 TEST(Rollup, CallsArePerCalleeAndCallerAndAddUp) {

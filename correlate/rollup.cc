@@ -445,15 +445,24 @@ class Builder {
         ref.size == last_ref_.size) {
       return last_service_;
     }
-    const std::string_view name = batch_.Get(ref);
-    auto it = service_index_.find(name);
-    if (it == service_index_.end()) {
-      it = service_index_.emplace(std::string(name), static_cast<uint32_t>(services_.size())).first;
-      services_.emplace_back(name);
-      distinct_.emplace_back();
+    // Service names are shared refs within a batch's parse (like attribute
+    // keys), so the ref finds the name's index without hashing the name.
+    bool fresh = false;
+    uint32_t& by_ref =
+        service_by_ref_.Insert((uint64_t{ref.offset} << 32) | ref.size, 0, &fresh);
+    if (fresh) {
+      const std::string_view name = batch_.Get(ref);
+      auto it = service_index_.find(name);
+      if (it == service_index_.end()) {
+        it = service_index_.emplace(std::string(name), static_cast<uint32_t>(services_.size()))
+                 .first;
+        services_.emplace_back(name);
+        distinct_.emplace_back();
+      }
+      by_ref = it->second;
     }
     last_ref_ = ref;
-    last_service_ = it->second;
+    last_service_ = by_ref;
     return last_service_;
   }
 
@@ -549,6 +558,7 @@ class Builder {
   StringMap<Role> roles_;
   FlatIndex role_cache_;  // by key (offset, size) -> Role
   StringMap<uint32_t> service_index_;
+  FlatIndex service_by_ref_;  // (offset, size) of a service name -> index
   std::vector<std::string> services_;
   StrRef last_ref_;
   uint32_t last_service_ = UINT32_MAX;

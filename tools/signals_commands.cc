@@ -233,6 +233,10 @@ CLI::App* AddAnomaliesCommand(CLI::App* app, AnomaliesFlags* flags) {
       "What changed: every series of every service against its own recent baseline, with\n"
       "the onset (to the bucket), peak, strength, family (infrastructure, demand, software)\n"
       "and the evidence (template text, example line). Onsets within the window.\n"
+      "Signals of one service that changed in the same bucket are one anomaly (\"with ...\";\n"
+      "\"related\" in JSON); one change on 5+ services within a minute is one, listing them\n"
+      "(\"svc +N\"; \"services\"); a new error or exception line on a service that was\n"
+      "already logging, and a deploy or config line, count from a single line (\"new ...\").\n"
       "Examples:\n  faultline anomalies --since 1h\n"
       "  faultline anomalies --since 2023-01-29T08:00:00Z --until 2023-01-29T09:00:00Z -o json");
   cmd->add_option("--service,-s", flags->services, "Only these services (repeat)");

@@ -31,6 +31,7 @@
 #include "correlate/rollup.h"
 #include "correlate/scan.h"
 #include "correlate/topology.h"
+#include "ingest/file_source.h"
 #include "ingest/parser.h"
 #include "storage/reader.h"
 #include "storage/store.h"
@@ -102,42 +103,38 @@ int Build(const std::string& dir, int services, int signals) {
 // batches `faultline ingest` would make of FILE (16 MiB chunks), so their
 // cost can be followed without the noise of a whole ingest.
 int RollupOnly(const std::string& path, int runs) {
-  std::FILE* file = std::fopen(path.c_str(), "rb");
-  if (file == nullptr) {
-    std::fprintf(stderr, "cannot open %s\n", path.c_str());
+  ingest::FileSourceOptions source_options;
+  source_options.chunk_bytes = 16 << 20;  // ingest's [ingest] chunk_bytes default
+  Result<std::unique_ptr<ingest::FileSource>> source =
+      ingest::FileSource::Open(path, source_options);
+  if (!source.ok()) {
+    std::fprintf(stderr, "%s\n", source.status().ToString().c_str());
     return 1;
   }
   std::vector<std::unique_ptr<RecordBatch>> batches;
   ingest::LineParser parser(ingest::ParserOptions{});
-  std::string chunk;
-  uint64_t offset = 0, rows = 0;
-  constexpr size_t kChunk = 16 << 20;
-  std::vector<char> buffer(kChunk);
-  std::string carry;
+  uint64_t rows = 0;
   while (true) {
-    const size_t n = std::fread(buffer.data(), 1, buffer.size(), file);
-    if (n == 0 && carry.empty()) break;
-    chunk = carry;
-    chunk.append(buffer.data(), n);
-    const size_t cut = n == 0 ? chunk.size() : chunk.rfind('\n') + 1;
-    carry = chunk.substr(cut);
-    chunk.resize(cut);
-    chunk.reserve(chunk.size() + ingest::kInputPadding);
+    Result<ingest::Chunk> chunk = (*source)->Next();
+    if (!chunk.ok()) {
+      std::fprintf(stderr, "%s\n", chunk.status().ToString().c_str());
+      return 1;
+    }
+    if (chunk->size == 0) break;
     auto batch = std::make_unique<RecordBatch>();
-    parser.ParseChunk(chunk, offset, batch->AddSource(path, -1), batch.get());
-    offset += cut;
+    parser.ParseChunk(chunk->view(), chunk->offset, batch->AddSource(path, -1), batch.get());
     rows += batch->rows().size();
     batches.push_back(std::move(batch));
-    if (n == 0) break;
   }
-  std::fclose(file);
   std::vector<double> rollup_s, calls_s;
   size_t entries = 0;
   for (int run = 0; run < runs; ++run) {
     auto t0 = std::chrono::steady_clock::now();
     entries = 0;
     for (const auto& batch : batches) {
-      for (const storage::ServiceBucket& b : correlate::Rollup(*batch, {})) entries += b.entries.size();
+      for (const storage::ServiceBucket& b : correlate::Rollup(*batch, {})) {
+        entries += b.entries.size();
+      }
     }
     auto t1 = std::chrono::steady_clock::now();
     correlate::TopologyOptions options;
@@ -188,7 +185,8 @@ int main(int argc, char** argv) {
   if (Build(dir, services, signals) != 0) return 1;
   const double build_s =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  std::printf("store: %d services x %d signals x %d buckets (+%d history) of 10 s, written in %.2f s\n",
+  std::printf("store: %d services x %d signals x %d buckets (+%d history) of 10 s, "
+              "written in %.2f s\n",
               services, signals, kWindowBuckets, kHistoryBuckets, build_s);
 
   Result<std::unique_ptr<storage::Reader>> reader = storage::Reader::Open(dir);

@@ -49,8 +49,6 @@ enum class Role : uint8_t {
 
 // Signals kept per dimension too, and where they sit in DimAcc.
 enum DimSignal : uint32_t { kDimRecords, kDimErrors, kDim5xx, kDim429, kDimSpanErrors, kDimCount };
-constexpr std::array<Builtin, kDimCount> kDimBuiltin = {kRecords, kErrors, kHttp5xx, kHttp429,
-                                                        kSpanErrors};
 constexpr std::array<std::string_view, 3> kDimPrefix = {"host=", "region=", "endpoint="};
 
 bool ParseNumber(std::string_view text, double* out) {
@@ -334,12 +332,14 @@ class Builder {
   std::vector<ServiceBucket> Finish(RollupCounters* counters) {
     // Name ranks of the batch's dimension values and metrics, so that each
     // bucket's come out in name order by sorting integers.
-    const std::vector<uint32_t> dim_rank = Ranks(dimension_names_, &dim_by_rank_);
-    const std::vector<uint32_t> metric_rank = Ranks(metrics_, &metric_by_rank_);
+    const std::vector<uint32_t> dim_rank = Ranks(dimension_names_);
+    const std::vector<uint32_t> metric_rank = Ranks(metrics_);
     std::vector<ServiceBucket> out;
     out.reserve(accs_.size());
-    std::vector<std::pair<uint32_t, DimAcc*>> dims;  // (rank, acc), per bucket
-    std::vector<std::pair<uint32_t, SeriesPoint*>> metrics;
+    // Per bucket, in name order: (rank, dimension id, its accumulator) and
+    // (rank, metric index, its point).
+    std::vector<std::tuple<uint32_t, uint32_t, DimAcc*>> dims;
+    std::vector<std::tuple<uint32_t, uint32_t, SeriesPoint*>> metrics;
     std::vector<std::pair<uint64_t, uint64_t>> templates;
     for (Acc& acc : accs_) {
       ServiceBucket& bucket = out.emplace_back();
@@ -353,10 +353,14 @@ class Builder {
         return e.point;
       };
       dims.clear();
-      for (const auto& [dim, slot] : acc.dims) dims.emplace_back(dim_rank[dim - 1], &dim_accs_[slot]);
+      for (const auto& [dim, slot] : acc.dims) {
+        dims.emplace_back(dim_rank[dim - 1], dim, &dim_accs_[slot]);
+      }
       std::sort(dims.begin(), dims.end());
       metrics.clear();
-      for (auto& [metric, point] : acc.metrics) metrics.emplace_back(metric_rank[metric], &point);
+      for (auto& [metric, point] : acc.metrics) {
+        metrics.emplace_back(metric_rank[metric], metric, &point);
+      }
       std::sort(metrics.begin(), metrics.end());
       templates.assign(acc.templates.begin(), acc.templates.end());
       std::sort(templates.begin(), templates.end());
@@ -365,8 +369,8 @@ class Builder {
 
       for (const EmitStep& step : kEmitOrder) {
         if (step.slot == Slot::kMetrics) {
-          for (const auto& [rank, point] : metrics) {
-            entry("metric:" + metric_by_rank_[rank], "") = std::move(*point);
+          for (const auto& [rank, metric, point] : metrics) {
+            entry("metric:" + metrics_[metric], "") = std::move(*point);
           }
           continue;
         }
@@ -379,17 +383,17 @@ class Builder {
         if (histogram) {
           IndexBuffer& whole = step.builtin == kLatency ? acc.latency : acc.span_latency;
           if (!whole.empty()) entry(name, "").histogram = whole.Build();
-          for (const auto& [rank, d] : dims) {
+          for (const auto& [rank, dim, d] : dims) {
             IndexBuffer& per = step.builtin == kLatency ? d->latency : d->span_latency;
-            if (!per.empty()) entry(name, dim_by_rank_[rank]).histogram = per.Build();
+            if (!per.empty()) entry(name, dimension_names_[dim - 1]).histogram = per.Build();
           }
           continue;
         }
         if (acc.counts[step.builtin] != 0) entry(name, "").count = acc.counts[step.builtin];
         if (step.dim_signal < 0) continue;
-        for (const auto& [rank, d] : dims) {
+        for (const auto& [rank, dim, d] : dims) {
           const uint64_t n = d->counts[static_cast<size_t>(step.dim_signal)];
-          if (n != 0) entry(name, dim_by_rank_[rank]).count = n;
+          if (n != 0) entry(name, dimension_names_[dim - 1]).count = n;
         }
       }
     }
@@ -416,20 +420,14 @@ class Builder {
     return static_cast<Role>(role);
   }
 
-  // rank[i] = the position of names[i] in name order; `*by_rank` the names
-  // in that order.
-  static std::vector<uint32_t> Ranks(const std::vector<std::string>& names,
-                                     std::vector<std::string>* by_rank) {
+  // rank[i] = the position of names[i] in name order.
+  static std::vector<uint32_t> Ranks(const std::vector<std::string>& names) {
     std::vector<uint32_t> order(names.size());
     for (uint32_t i = 0; i < order.size(); ++i) order[i] = i;
     std::sort(order.begin(), order.end(),
               [&](uint32_t a, uint32_t b) { return names[a] < names[b]; });
     std::vector<uint32_t> rank(names.size());
-    by_rank->resize(names.size());
-    for (uint32_t r = 0; r < order.size(); ++r) {
-      rank[order[r]] = r;
-      (*by_rank)[r] = names[order[r]];
-    }
+    for (uint32_t r = 0; r < order.size(); ++r) rank[order[r]] = r;
     return rank;
   }
 
@@ -500,9 +498,10 @@ class Builder {
     if (value.empty()) return 0;
     // A small direct-mapped cache in front of the map: three lookups per
     // record, and hashing the values was a good part of the rollup's cost.
-    RecentValue& recent = recent_[role][(value.size() * 7 + static_cast<uint8_t>(value.front()) * 31 +
-                                         static_cast<uint8_t>(value.back()) * 131) &
-                                        (kRecentSlots - 1)];
+    const size_t slot = (value.size() * 7 + static_cast<uint8_t>(value.front()) * 31 +
+                         static_cast<uint8_t>(value.back()) * 131) &
+                        (kRecentSlots - 1);
+    RecentValue& recent = recent_[role][slot];
     if (recent.id != 0 && recent.text == value) {
       return Capped(CountDistinct(service, role, recent.id), role, recent.id);
     }
@@ -583,7 +582,6 @@ class Builder {
   uint64_t dimension_overflow_ = 0;
   StringMap<uint32_t> metric_index_;
   std::vector<std::string> metrics_;
-  std::vector<std::string> dim_by_rank_, metric_by_rank_;  // Finish's name order
 };
 
 }  // namespace
@@ -603,29 +601,25 @@ std::vector<storage::ServiceBucket> RollupCalls(const std::vector<Call>& calls,
     uint64_t calls = 0, errors = 0;
     Histogram latency;
   };
-  static constexpr std::array<std::array<std::string_view, 2>, 3> kNames = {{
-      {"edge.calls", "edge.errors"},
-      {"edge.peer_calls", "edge.peer_errors"},
-      {"edge.trace_calls", "edge.trace_errors"},
-  }};
   auto source_index = [](EdgeSource source) -> size_t {
-    switch (source) {
-      case EdgeSource::kSpan: return 0;
-      case EdgeSource::kField: return 1;
-      default: return 2;
+    for (size_t i = 0; i < kEdgeSignals.size(); ++i) {
+      if (kEdgeSignals[i].source == source) return i;
     }
+    return kEdgeSignals.size();
   };
   const int64_t w = options.bucket_ns;
   std::map<std::tuple<int64_t, std::string_view, std::string_view, size_t>, EdgeAcc> accs;
   for (const Call& call : calls) {
-    if (call.caller.empty() || call.callee.empty() || call.source == EdgeSource::kConfig) continue;
+    const size_t source = source_index(call.source);
+    if (call.caller.empty() || call.callee.empty() || source == kEdgeSignals.size()) continue;
     int64_t bucket = call.ts_ns / w;
     if (call.ts_ns % w != 0 && call.ts_ns < 0) --bucket;
-    const size_t source = source_index(call.source);
     EdgeAcc& acc = accs[{bucket * w, call.callee, call.caller, source}];
     acc.calls += call.weight;
     if (call.error) acc.errors += call.weight;
-    if (source == 0) acc.latency.Add(static_cast<double>(call.latency_ns) / 1e6);
+    if (call.source == EdgeSource::kSpan) {
+      acc.latency.Add(static_cast<double>(call.latency_ns) / 1e6);
+    }
   }
   std::vector<ServiceBucket> out;
   for (auto& [key, acc] : accs) {
@@ -644,9 +638,9 @@ std::vector<storage::ServiceBucket> RollupCalls(const std::vector<Call>& calls,
       e.dimension = dimension;
       return e.point;
     };
-    entry(kNames[source][0]).count = acc.calls;
-    if (acc.errors != 0) entry(kNames[source][1]).count = acc.errors;
-    if (!acc.latency.empty()) entry("edge.latency").histogram = std::move(acc.latency);
+    entry(kEdgeSignals[source].calls).count = acc.calls;
+    if (acc.errors != 0) entry(kEdgeSignals[source].errors).count = acc.errors;
+    if (!acc.latency.empty()) entry(kEdgeLatency).histogram = std::move(acc.latency);
   }
   for (ServiceBucket& bucket : out) {
     std::sort(bucket.entries.begin(), bucket.entries.end(),

@@ -1,7 +1,5 @@
 #include "correlate/scan.h"
 
-#include "correlate/rollup.h"
-
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -71,10 +69,11 @@ constexpr size_t kMinGaugeSamples = 3;
 // Recurrence: a gauge change whose held level (the kMinGaugeSamples-th
 // most extreme sample of the change) does not go kMaterialFactor beyond
 // every sample of the series' last kRecurrenceSamples (6 hours of
-// per-minute metrics) is that series' usual behaviour, not news. The detector keeps anomalies out
-// of its baseline, so by itself it never learns that a chronically spiky
-// gauge spikes; this history keeps them, but not the lone wild samples of
-// changes too short to report, so one glitch does not mask what follows.
+// per-minute metrics) is that series' usual behaviour, not news. The
+// detector keeps anomalies out of its baseline, so by itself it never learns
+// that a chronically spiky gauge spikes; this history keeps them, but not
+// the lone wild samples of changes too short to report, so one glitch does
+// not mask what follows.
 constexpr size_t kRecurrenceSamples = 360;
 // A gauge change is reported only when its peak is at least this factor
 // above the baseline (up) or below it (down).
@@ -114,7 +113,9 @@ std::vector<Anomaly> DetectGauge(const std::vector<double>& values,
   // wild sample must not mask what comes after it.
   std::vector<char> blip(coarse.size(), 0);
   for (const Anomaly& a : found) {
-    if (a.end < a.onset + kMinGaugeSamples) std::fill(blip.begin() + a.onset, blip.begin() + a.end, 1);
+    if (a.end < a.onset + kMinGaugeSamples) {
+      std::fill(blip.begin() + a.onset, blip.begin() + a.end, 1);
+    }
   }
   std::erase_if(found, [](const Anomaly& a) { return a.end < a.onset + kMinGaugeSamples; });
   // A gauge change must be material: a very steady gauge moving 10% is
@@ -158,12 +159,36 @@ std::vector<Anomaly> DetectGauge(const std::vector<double>& values,
   return found;
 }
 
-// Gauge findings with the same signal, dimension, direction and onset on
-// common_mode_min_services or more services become one.
+// Folds each group of at least `min_size` findings into its strongest:
+// `fold(head, other)` for every other member, which is then dropped.
+template <typename Fold>
+std::vector<Finding> FoldGroups(std::vector<Finding> findings,
+                                std::vector<std::vector<size_t>> groups, size_t min_size,
+                                Fold fold) {
+  std::vector<char> drop(findings.size(), 0);
+  for (std::vector<size_t>& members : groups) {
+    if (members.size() < std::max<size_t>(min_size, 2)) continue;
+    std::stable_sort(members.begin(), members.end(), [&](size_t a, size_t b) {
+      return findings[a].anomaly.strength > findings[b].anomaly.strength;
+    });
+    for (size_t m = 1; m < members.size(); ++m) {
+      fold(findings[members.front()], findings[members[m]]);
+      drop[members[m]] = 1;
+    }
+  }
+  std::vector<Finding> out;
+  out.reserve(findings.size());
+  for (size_t i = 0; i < findings.size(); ++i) {
+    if (!drop[i]) out.push_back(std::move(findings[i]));
+  }
+  return out;
+}
+
+// Gauge findings with the same signal, dimension and direction on
+// common_mode_min_services or more services, with onsets within the window
+// of the group's first (not chained: a signal changing somewhere every
+// minute for an hour is not one event), become one, dated by the first.
 std::vector<Finding> MergeCommonMode(std::vector<Finding> findings, const ScanOptions& options) {
-  // Same signal, dimension and direction, and onsets within the window of
-  // the group's first (not chained: a signal changing somewhere every
-  // minute for an hour is not one event).
   std::map<std::tuple<std::string, std::string, Direction>, std::vector<size_t>> by_signal;
   for (size_t i = 0; i < findings.size(); ++i) {
     const Finding& f = findings[i];
@@ -183,26 +208,31 @@ std::vector<Finding> MergeCommonMode(std::vector<Finding> findings, const ScanOp
       groups.back().push_back(members[m]);
     }
   }
-  std::vector<char> drop(findings.size(), 0);
-  for (std::vector<size_t>& members : groups) {
-    if (members.size() < options.common_mode_min_services) continue;
-    std::stable_sort(members.begin(), members.end(), [&](size_t a, size_t b) {
-      return findings[a].anomaly.strength > findings[b].anomaly.strength;
-    });
-    Finding& head = findings[members.front()];
-    for (size_t m : members) {
-      head.services.push_back(findings[m].service);
-      // The group started when its first service changed.
-      head.onset_ns = std::min(head.onset_ns, findings[m].onset_ns);
-      if (m != members.front()) drop[m] = 1;
-    }
-  }
-  std::vector<Finding> out;
-  out.reserve(findings.size());
+  return FoldGroups(std::move(findings), std::move(groups), options.common_mode_min_services,
+                    [](Finding& head, const Finding& other) {
+                      if (head.services.empty()) head.services.push_back(head.service);
+                      head.services.push_back(other.service);
+                      head.onset_ns = std::min(head.onset_ns, other.onset_ns);
+                    });
+}
+
+// Findings of one service with the same onset and direction become one:
+// the strongest, with the others in `related`.
+std::vector<Finding> MergeSameOnset(std::vector<Finding> findings) {
+  std::map<std::tuple<std::string, Direction, int64_t>, std::vector<size_t>> by_onset;
   for (size_t i = 0; i < findings.size(); ++i) {
-    if (!drop[i]) out.push_back(std::move(findings[i]));
+    const Finding& f = findings[i];
+    if (!f.services.empty()) continue;  // common-mode findings stand alone
+    by_onset[{f.service, f.anomaly.direction, f.onset_ns}].push_back(i);
   }
-  return out;
+  std::vector<std::vector<size_t>> groups;
+  for (auto& [key, members] : by_onset) groups.push_back(std::move(members));
+  return FoldGroups(std::move(findings), std::move(groups), 2,
+                    [](Finding& head, const Finding& other) {
+                      head.related.push_back(RelatedSignal{other.signal, other.dimension,
+                                                           other.anomaly.strength, other.family,
+                                                           other.kind, other.template_id});
+                    });
 }
 
 }  // namespace
@@ -214,37 +244,6 @@ const char* StatName(Stat stat) {
     case Stat::kMean: return "mean";
   }
   return "count";
-}
-
-// Findings of one service with the same onset and direction become one:
-// the strongest, with the others in `related`.
-std::vector<Finding> MergeSameOnset(std::vector<Finding> findings) {
-  std::map<std::tuple<std::string, Direction, int64_t>, std::vector<size_t>> groups;
-  for (size_t i = 0; i < findings.size(); ++i) {
-    const Finding& f = findings[i];
-    if (!f.services.empty()) continue;  // common-mode findings stand alone
-    groups[{f.service, f.anomaly.direction, f.onset_ns}].push_back(i);
-  }
-  std::vector<char> drop(findings.size(), 0);
-  for (auto& [key, members] : groups) {
-    if (members.size() < 2) continue;
-    std::stable_sort(members.begin(), members.end(), [&](size_t a, size_t b) {
-      return findings[a].anomaly.strength > findings[b].anomaly.strength;
-    });
-    Finding& head = findings[members.front()];
-    for (size_t m = 1; m < members.size(); ++m) {
-      const Finding& other = findings[members[m]];
-      head.related.push_back(RelatedSignal{other.signal, other.dimension, other.anomaly.strength,
-                                           other.family, other.kind, other.template_id});
-      drop[members[m]] = 1;
-    }
-  }
-  std::vector<Finding> out;
-  out.reserve(findings.size());
-  for (size_t i = 0; i < findings.size(); ++i) {
-    if (!drop[i]) out.push_back(std::move(findings[i]));
-  }
-  return out;
 }
 
 Result<std::vector<DenseSeries>> LoadDenseSeries(storage::Reader* reader, int64_t since_ns,
@@ -306,8 +305,9 @@ Result<std::vector<DenseSeries>> LoadDenseSeries(storage::Reader* reader, int64_
   const bool spans_seen = std::find(has_spans.begin(), has_spans.end(), 1) != has_spans.end();
   for (DenseSeries& s : out) {
     if (s.stat != Stat::kCount) continue;
-    const bool span_signal = s.signal.starts_with("span.") || s.signal == "edge.calls" ||
-                             s.signal == "edge.errors";
+    const EdgeSignalNames& span_edge = kEdgeSignals[0];
+    const bool span_signal = s.signal.starts_with("span.") || s.signal == span_edge.calls ||
+                             s.signal == span_edge.errors;
     const std::vector<char>& coverage = span_signal ? has_spans : has_logs;
     if (!(span_signal ? spans_seen : logs_seen)) continue;  // filtered out: no coverage known
     for (size_t i = 0; i < n; ++i) {
@@ -429,7 +429,8 @@ Result<std::vector<Finding>> FindAnomalies(storage::Reader* reader, int64_t sinc
   }
   // Sparse template series say nothing to the detectors; drop them first.
   std::erase_if(series, [&](const DenseSeries& s) {
-    if (every_signal && s.signal.starts_with("edge.trace_")) return true;
+    const EdgeSignalNames& trace = kEdgeSignals[2];
+    if (every_signal && (s.signal == trace.calls || s.signal == trace.errors)) return true;
     if (s.signal.rfind("template:", 0) != 0) return false;
     double lines = 0;
     for (double v : s.values) lines += v;

@@ -863,35 +863,25 @@ Result<std::vector<Edge>> LoadStoredEdges(
     int64_t first_ns = std::numeric_limits<int64_t>::max();
     int64_t last_ns = std::numeric_limits<int64_t>::min();
   };
-  struct Signal {
-    std::string_view name;
-    EdgeSource source;
-    int what;  // 0 calls, 1 errors, 2 latency
-  };
-  static constexpr std::array<Signal, 7> kSignals = {{
-      {"edge.calls", EdgeSource::kSpan, 0},
-      {"edge.errors", EdgeSource::kSpan, 1},
-      {"edge.latency", EdgeSource::kSpan, 2},
-      {"edge.peer_calls", EdgeSource::kField, 0},
-      {"edge.peer_errors", EdgeSource::kField, 1},
-      {"edge.trace_calls", EdgeSource::kTrace, 0},
-      {"edge.trace_errors", EdgeSource::kTrace, 1},
-  }};
   std::map<std::tuple<std::string, std::string, uint8_t>, Stored> stored;
   FL_RETURN_IF_ERROR(reader->ReadSeries(
       since_ns, until_ns, {}, [&](storage::ServiceBucket&& bucket) {
         for (storage::SeriesEntry& entry : bucket.entries) {
-          if (!entry.signal.starts_with("edge.") ||
-              !entry.dimension.starts_with(kCallerDimension)) {
-            continue;
+          if (!entry.dimension.starts_with(kCallerDimension)) continue;
+          // Which source, and what of it: 0 calls, 1 errors, 2 latency.
+          EdgeSource source = EdgeSource::kSpan;
+          int what = -1;
+          if (entry.signal == kEdgeLatency) what = 2;
+          for (const EdgeSignalNames& names : kEdgeSignals) {
+            if (entry.signal == names.calls || entry.signal == names.errors) {
+              source = names.source;
+              what = entry.signal == names.calls ? 0 : 1;
+            }
           }
-          const auto signal = std::find_if(kSignals.begin(), kSignals.end(), [&](const Signal& k) {
-            return k.name == entry.signal;
-          });
-          if (signal == kSignals.end()) continue;
+          if (what < 0) continue;
           Stored& s = stored[{entry.dimension.substr(kCallerDimension.size()),
-                              bucket.service, static_cast<uint8_t>(signal->source)}];
-          switch (signal->what) {
+                              bucket.service, static_cast<uint8_t>(source)}];
+          switch (what) {
             case 0:
               s.calls += entry.point.count;
               s.first_ns = std::min(s.first_ns, bucket.start_ns);

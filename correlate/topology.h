@@ -53,6 +53,7 @@
 // combine them with Merge().
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -102,6 +103,20 @@ int64_t MeanDurationNs(const Edge& edge);
 
 // The dimension of the call-edge rollups: "caller=<service>".
 inline constexpr std::string_view kCallerDimension = "caller=";
+
+// The rollup signals a call edge is stored as (correlate/rollup.h
+// RollupCalls writes them; LoadStoredEdges and the anomaly scan read them):
+// calls and errors per source, and for spans the caller-side latency.
+struct EdgeSignalNames {
+  EdgeSource source;
+  std::string_view calls, errors;
+};
+inline constexpr std::array<EdgeSignalNames, 3> kEdgeSignals = {{
+    {EdgeSource::kSpan, "edge.calls", "edge.errors"},
+    {EdgeSource::kField, "edge.peer_calls", "edge.peer_errors"},
+    {EdgeSource::kTrace, "edge.trace_calls", "edge.trace_errors"},
+}};
+inline constexpr std::string_view kEdgeLatency = "edge.latency";
 
 // One call as the builder resolved it, for rollups at ingest
 // (TopologyOptions::record_calls; correlate/rollup.h RollupCalls): a span

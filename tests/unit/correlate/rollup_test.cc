@@ -225,7 +225,9 @@ TEST(Rollup, CallsArePerCalleeAndCallerAndAddUp) {
   const std::vector<storage::ServiceBucket> buckets = RollupCalls(calls, RollupOptions{});
   Flat flat = Flatten(buckets);
   auto at = [&](const std::string& service, int64_t bucket, const std::string& signal,
-                const std::string& dimension) { return flat[{service, bucket, signal, dimension}]; };
+                const std::string& dimension) {
+    return flat[{service, bucket, signal, dimension}];
+  };
   EXPECT_EQ(at("api", kT0, "edge.calls", "caller=web").count, 2u);
   EXPECT_EQ(at("api", kT0, "edge.errors", "caller=web").count, 1u);
   EXPECT_EQ(at("api", kT0, "edge.latency", "caller=web").histogram.count(), 2u);
@@ -236,7 +238,8 @@ TEST(Rollup, CallsArePerCalleeAndCallerAndAddUp) {
   EXPECT_EQ(at("db", kT0, "edge.peer_calls", "caller=api").count, 1u);
   EXPECT_EQ(at("db", kT0, "edge.peer_errors", "caller=api").count, 1u);
   EXPECT_EQ(at("audit", kT0, "edge.trace_calls", "caller=web").count, 1u);
-  EXPECT_EQ(flat.count(Flat::key_type{"api", kT0, "edge.errors", "caller=cron"}), 0u) << "no errors, no entry";
+  EXPECT_EQ(flat.count(Flat::key_type{"api", kT0, "edge.errors", "caller=cron"}), 0u)
+      << "no errors, no entry";
   EXPECT_EQ(flat.count(Flat::key_type{"db", kT0, "edge.peer_calls", "caller="}), 0u);
   for (const storage::ServiceBucket& b : buckets) {
     EXPECT_TRUE(std::is_sorted(b.entries.begin(), b.entries.end(),

@@ -402,7 +402,10 @@ Result<std::vector<Finding>> FindAnomalies(storage::Reader* reader, int64_t sinc
                                            const ScanOptions& options) {
   // Read the baseline history before the window too: a change at the
   // window's start is judged against what came before it.
-  const int64_t history_ns = static_cast<int64_t>(options.detector.baseline_buckets) * bucket_ns;
+  const int64_t history_ns =
+      options.history_ns > 0
+          ? options.history_ns
+          : static_cast<int64_t>(options.detector.baseline_buckets) * bucket_ns;
   const int64_t read_from = since_ns - history_ns;
   SeriesFilter filter = options.filter;
   // Every signal by default, but trace-id call edges: they are sampled lower

@@ -66,6 +66,12 @@ struct ScanOptions {
   // it is (an exception, a failure, a deploy, ...): a new error line; and a
   // deploy or config-change line after a baseline of quiet.
   bool template_events = true;
+  // How far before since_ns the baseline may come from. 0: one baseline's
+  // worth of buckets (DetectorOptions::baseline_buckets). Data with gaps
+  // (a collector down, a batch of files with holes) needs more, or a change
+  // right after a gap is judged on too few buckets and not reported: a
+  // narrow window must give the verdicts a wide one would.
+  int64_t history_ns = 0;
 };
 
 // A signal that changed with a finding's own (ScanOptions::merge_same_onset).

@@ -27,6 +27,7 @@
 #include "tools/kafka_commands.h"
 #include "tools/patterns_mine.h"
 #include "tools/serve.h"
+#include "tools/incident_commands.h"
 #include "tools/signals_commands.h"
 
 namespace faultline::tools {
@@ -1023,6 +1024,13 @@ int RunCli(int argc, char** argv) {
   TopologyFlags topology_flags;
   CLI::App* topology = AddTopologyCommand(&app, &topology_flags);
   add_db(topology);
+  IncidentFlags explain_flags, incidents_flags, status_flags;
+  CLI::App* explain = AddExplainCommand(&app, &explain_flags);
+  add_db(explain);
+  CLI::App* incidents = AddIncidentsCommand(&app, &incidents_flags);
+  add_db(incidents);
+  CLI::App* status = AddStatusCommand(&app, &status_flags);
+  add_db(status);
 
   CLI::App* broker = AddBrokerCommand(&app, &broker_options);
   ProduceCommandOptions produce_options;
@@ -1048,6 +1056,9 @@ int RunCli(int argc, char** argv) {
     if (signals->parsed()) return RunSignalsCommand(db, signals_flags);
     if (anomalies->parsed()) return RunAnomaliesCommand(db, anomalies_flags);
     if (topology->parsed()) return RunTopologyCommand(db, topology_flags);
+    if (explain->parsed()) return RunExplainCommand(db, explain_flags);
+    if (incidents->parsed()) return RunIncidentsCommand(db, incidents_flags);
+    if (status->parsed()) return RunStatusCommand(db, status_flags);
     if (broker->parsed()) return RunBrokerCommand(broker_options, g_interrupted);
     if (produce->parsed()) return RunProduceCommand(produce_options, g_interrupted);
     if (search->parsed()) {

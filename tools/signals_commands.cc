@@ -22,44 +22,14 @@ namespace faultline::tools {
 namespace {
 
 using internal::Fail;
+using internal::WriteOut;
+using internal::ResolveWindow;
+using internal::StoredBucketWidth;
+using internal::Window;
 
 using correlate::DenseSeries;
 using correlate::Stat;
 using correlate::StatName;
-
-struct Window {
-  int64_t since_ns = INT64_MIN;
-  int64_t until_ns = INT64_MAX;
-  int64_t bucket_ns = 10'000'000'000;
-  size_t buckets() const {
-    return static_cast<size_t>((until_ns - since_ns + bucket_ns - 1) / bucket_ns);
-  }
-};
-
-// The window from the flags, defaulting to the last `default_span_ns` of
-// data, aligned to buckets of `bucket_ns`.
-Result<Window> ResolveWindow(storage::Reader* reader, const std::string& since,
-                             const std::string& until, const std::string& zone,
-                             int64_t default_span_ns, int64_t bucket_ns) {
-  Window w;
-  w.bucket_ns = bucket_ns;
-  FL_RETURN_IF_ERROR(internal::ParseWindowFlags(since, until, zone, &w.since_ns, &w.until_ns));
-  if (w.since_ns == INT64_MIN || w.until_ns == INT64_MAX) {
-    FL_ASSIGN_OR_RETURN(storage::StoreStats stats, reader->Stats());
-    if (stats.records == 0) return Status::NotFound("the store holds no records");
-    if (w.until_ns == INT64_MAX) w.until_ns = stats.max_ts_ns + 1;
-    if (w.since_ns == INT64_MIN) w.since_ns = std::max(stats.min_ts_ns, w.until_ns - default_span_ns);
-  }
-  if (w.until_ns <= w.since_ns) return Status::InvalidArgument("--until must be after --since");
-  auto floor_to = [&](int64_t t) {
-    int64_t q = t / bucket_ns;
-    if (t % bucket_ns != 0 && t < 0) --q;
-    return q * bucket_ns;
-  };
-  w.since_ns = floor_to(w.since_ns);
-  w.until_ns = floor_to(w.until_ns - 1) + bucket_ns;
-  return w;
-}
 
 // At most this many sparkline characters a series: a terminal's width.
 constexpr size_t kSparklineColumns = 72;
@@ -100,21 +70,6 @@ void AppendJsonNumber(std::string* out, double v) {
   char buf[32];
   std::snprintf(buf, sizeof(buf), "%.6g", v);
   out->append(buf);
-}
-
-// The bucket width the store's rollups use: read from the first bucket.
-int64_t StoredBucketWidth(storage::Reader* reader) {
-  int64_t width = 10'000'000'000;
-  Status read = reader->ReadSeries(INT64_MIN + 1, INT64_MAX, {}, [&](storage::ServiceBucket&& b) {
-    if (b.width_ns > 0) width = b.width_ns;
-    return false;
-  });
-  (void)read;  // an unreadable store fails the real read that follows
-  return width;
-}
-
-bool WriteOut(const std::string& text) {
-  return std::fwrite(text.data(), 1, text.size(), stdout) == text.size();
 }
 
 }  // namespace
@@ -243,6 +198,9 @@ CLI::App* AddAnomaliesCommand(CLI::App* app, AnomaliesFlags* flags) {
   cmd->add_option("--since", flags->since, "Window start (default: the last hour of data)");
   cmd->add_option("--until", flags->until, "Window end (default: the last record)");
   cmd->add_option("--config", flags->config, "Config file: [[signals.rules]] add family rules");
+  cmd->add_option("--history", flags->history,
+                  "How much data before --since each series' baseline may come from (default "
+                  "1h; more than the 10 min baseline, so gaps in the data do not starve it)");
   cmd->add_option("--output,-o", flags->output, "text or json (one anomaly a line)");
   cmd->add_option("--limit,-n", flags->limit, "At most this many (default 200)");
   return cmd;
@@ -267,8 +225,14 @@ int RunAnomaliesCommand(const std::string& db, const AnomaliesFlags& flags) {
   Result<Window> window = ResolveWindow(reader->get(), flags.since, flags.until, flags.zone,
                                         3600 * kNanosPerSecond, width);
   if (!window.ok()) return Fail(window.status());
+  Result<int64_t> history = ParseDuration(flags.history);
+  if (!history.ok() || *history <= 0) {
+    return Fail(Status::InvalidArgument("--history: expected a positive duration such as 1h, got '" +
+                                        flags.history + "'"));
+  }
   correlate::ScanOptions scan;
   scan.filter.services = flags.services;
+  scan.history_ns = *history;
   Result<std::vector<correlate::Finding>> findings = correlate::FindAnomalies(
       reader->get(), window->since_ns, window->until_ns, window->bucket_ns, *classifier, scan);
   if (!findings.ok()) return Fail(findings.status());

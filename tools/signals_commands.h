@@ -31,6 +31,7 @@ struct AnomaliesFlags {
   std::string since, until, zone = "UTC";
   std::string output = "text";
   std::string config;  // for [[signals.rules]]
+  std::string history = "1h";
   size_t limit = 200;
 };
 

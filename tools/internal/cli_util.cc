@@ -7,6 +7,7 @@
 #include <cstdio>
 
 #include "core/time.h"
+#include "storage/reader.h"
 
 namespace faultline::tools::internal {
 
@@ -18,6 +19,10 @@ int Fail(const Status& status) {
 }
 
 bool StdoutIsTerminal() { return isatty(STDOUT_FILENO) == 1; }
+
+bool WriteOut(const std::string& text) {
+  return std::fwrite(text.data(), 1, text.size(), stdout) == text.size();
+}
 
 const char* Palette::Level(faultline::Level level) const {
   if (!enabled) return "";
@@ -67,6 +72,43 @@ Status ParseWindowFlags(const std::string& since, const std::string& until,
     *until_ns = *t;
   }
   return Status::Ok();
+}
+
+// The window from the flags, defaulting to the last `default_span_ns` of
+// data, aligned to buckets of `bucket_ns`.
+Result<Window> ResolveWindow(storage::Reader* reader, const std::string& since,
+                             const std::string& until, const std::string& zone,
+                             int64_t default_span_ns, int64_t bucket_ns) {
+  Window w;
+  w.bucket_ns = bucket_ns;
+  FL_RETURN_IF_ERROR(internal::ParseWindowFlags(since, until, zone, &w.since_ns, &w.until_ns));
+  if (w.since_ns == INT64_MIN || w.until_ns == INT64_MAX) {
+    FL_ASSIGN_OR_RETURN(storage::StoreStats stats, reader->Stats());
+    if (stats.records == 0) return Status::NotFound("the store holds no records");
+    if (w.until_ns == INT64_MAX) w.until_ns = stats.max_ts_ns + 1;
+    if (w.since_ns == INT64_MIN) w.since_ns = std::max(stats.min_ts_ns, w.until_ns - default_span_ns);
+  }
+  if (w.until_ns <= w.since_ns) return Status::InvalidArgument("--until must be after --since");
+  auto floor_to = [&](int64_t t) {
+    int64_t q = t / bucket_ns;
+    if (t % bucket_ns != 0 && t < 0) --q;
+    return q * bucket_ns;
+  };
+  w.since_ns = floor_to(w.since_ns);
+  w.until_ns = floor_to(w.until_ns - 1) + bucket_ns;
+  return w;
+}
+
+
+// The bucket width the store's rollups use: read from the first bucket.
+int64_t StoredBucketWidth(storage::Reader* reader) {
+  int64_t width = 10'000'000'000;
+  Status read = reader->ReadSeries(INT64_MIN + 1, INT64_MAX, {}, [&](storage::ServiceBucket&& b) {
+    if (b.width_ns > 0) width = b.width_ns;
+    return false;
+  });
+  (void)read;  // an unreadable store fails the real read that follows
+  return width;
 }
 
 }  // namespace faultline::tools::internal

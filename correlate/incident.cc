@@ -1,0 +1,706 @@
+#include "correlate/incident.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <map>
+#include <set>
+#include <tuple>
+#include <unordered_map>
+
+#include <tbb/parallel_for.h>
+
+#include "core/json_writer.h"
+#include "core/time.h"
+
+namespace faultline::correlate {
+
+namespace {
+
+// No single series may outvote several: log2(1 + strength) is capped here
+// (strength 63).
+constexpr double kMaxFindingWeight = 6.0;
+// Explained evidence counts this much of its weight per call of distance
+// (halved again with every further call).
+constexpr double kExplainShare = 0.5;
+// A candidate whose callee changed no later than it did is probably that
+// callee's victim: its score is multiplied by this.
+constexpr double kVictimFactor = 0.5;
+// Onset order: a candidate's score is divided by 1 + this per minute its
+// first change came after the incident's first.
+constexpr double kLatePenalty = 0.5;
+
+bool IsTemplate(const std::string& signal) { return signal.rfind("template:", 0) == 0; }
+
+bool IsErrorCount(const std::string& signal) {
+  return signal == "errors" || signal == "http.5xx" || signal == "span.errors" ||
+         signal == "edge.errors" || signal == "edge.peer_errors";
+}
+
+bool IsLatency(const std::string& signal) {
+  return signal == "latency" || signal == "span.latency" || signal == kEdgeLatency;
+}
+
+// How directly a finding says "this service is failing", before strength.
+// A judgement of what each signal means, the same for every fleet.
+double SignalFactor(const Finding& f) {
+  const bool up = f.anomaly.direction == Direction::kUp;
+  if (!f.services.empty()) return 0.2;  // common mode: a fleet-wide move
+  if (f.first_seen) return 2.0;         // a new error/exception/deploy line
+  if (IsTemplate(f.signal)) {
+    if (!up) return 0.7;  // expected lines that stopped
+    return f.family == Family::kUnknown ? 0.6 : 1.2;
+  }
+  if (IsErrorCount(f.signal)) return up ? 1.5 : 0.2;
+  if (f.signal == "http.429") return up ? 1.0 : 0.2;
+  if (f.signal == kEdgeLatency) return up ? 1.0 : 0.3;
+  if (IsLatency(f.signal)) return up ? 0.8 : 0.3;
+  if (f.signal.rfind("metric:", 0) == 0) return 0.4;
+  return 0.5;  // traffic: records, calls, requests
+}
+
+double FindingWeight(const Finding& f) {
+  double w = std::min(std::log2(1.0 + std::max(0.0, f.anomaly.strength)), kMaxFindingWeight) *
+             SignalFactor(f);
+  // Signals that changed with it are corroboration, worth a little each.
+  double extra = 0;
+  for (const RelatedSignal& r : f.related) {
+    extra += 0.25 * std::min(std::log2(1.0 + std::max(0.0, r.strength)), kMaxFindingWeight);
+  }
+  return w + std::min(extra, w);
+}
+
+// Demand travels from caller to callee; everything else the other way.
+bool IsDemand(const Finding& f) { return f.family == Family::kDemand; }
+
+// What a service's callers see of its failure: its errors, its latency,
+// its error lines. A gauge (CPU, memory, a per-pod latency percentile) is
+// evidence about the service itself but is not what travels: a caller of a
+// CPU-starved service sees slow calls, not the CPU metric.
+bool Propagates(const Finding& f) {
+  return !IsDemand(f) && f.services.empty() && f.signal.rfind("metric:", 0) != 0;
+}
+
+struct Candidate {
+  std::string service;
+  std::vector<size_t> findings;  // indices, strongest first
+  double own = 0;
+  double own_fault = 0;   // Propagates(): what its callers would see
+  double own_demand = 0;  // demand changes: what its callees would see
+  int64_t onset_ns = INT64_MAX;
+  int64_t fault_onset_ns = INT64_MAX;   // first Propagates() finding
+  int64_t demand_onset_ns = INT64_MAX;  // first demand finding
+};
+
+// w1 + w2/2 + w3/3 ...: more findings add, but less each.
+double Diminishing(std::vector<double> weights) {
+  std::sort(weights.begin(), weights.end(), std::greater<>());
+  double sum = 0;
+  for (size_t i = 0; i < weights.size(); ++i) sum += weights[i] / static_cast<double>(i + 1);
+  return sum;
+}
+
+std::string Hex6(const std::string& text) {
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : text) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  char buf[8];
+  std::snprintf(buf, sizeof(buf), "%06llx", static_cast<unsigned long long>(h & 0xffffff));
+  return buf;
+}
+
+std::string ShortValue(double v) {
+  char buf[32];
+  if (!std::isfinite(v)) return "?";
+  if (std::abs(v) >= 100 || v == std::floor(v)) {
+    std::snprintf(buf, sizeof(buf), "%.0f", v);
+  } else {
+    std::snprintf(buf, sizeof(buf), "%.3g", v);
+  }
+  return buf;
+}
+
+// "errors up 0 -> 12", "new exception line", ...
+std::string DescribeFinding(const Finding& f) {
+  std::string what = f.signal;
+  if (!f.dimension.empty()) what += "{" + f.dimension + "}";
+  if (f.first_seen) return "new " + (f.kind.empty() ? std::string("line") : f.kind) + " line";
+  if (IsTemplate(f.signal)) {
+    what = f.anomaly.direction == Direction::kUp ? "more of a log line" : "a log line stopped";
+    if (f.anomaly.direction == Direction::kUp && !f.kind.empty()) what = f.kind + " lines";
+  }
+  return what + " " + (f.anomaly.direction == Direction::kUp ? "up " : "down ") +
+         ShortValue(f.anomaly.baseline) + " -> " + ShortValue(f.anomaly.peak_value);
+}
+
+// Callers and callees of each service, from edges with traffic or config.
+struct Graph {
+  std::map<std::string, std::vector<std::string>> callers, callees;
+  explicit Graph(const std::vector<Edge>& edges) {
+    for (const Edge& e : edges) {
+      if (e.caller == e.callee) continue;
+      callers[e.callee].push_back(e.caller);
+      callees[e.caller].push_back(e.callee);
+    }
+    for (auto* m : {&callers, &callees}) {
+      for (auto& [k, v] : *m) {
+        std::sort(v.begin(), v.end());
+        v.erase(std::unique(v.begin(), v.end()), v.end());
+      }
+    }
+  }
+  // Services reachable from `from` along `next`, with their distance (1 =
+  // direct), up to max_depth; `from` itself excluded.
+  static std::map<std::string, int> Reach(const std::map<std::string, std::vector<std::string>>& next,
+                                          const std::string& from, int max_depth) {
+    std::map<std::string, int> dist;
+    std::vector<std::string> frontier = {from};
+    for (int d = 1; d <= max_depth && !frontier.empty(); ++d) {
+      std::vector<std::string> following;
+      for (const std::string& s : frontier) {
+        auto it = next.find(s);
+        if (it == next.end()) continue;
+        for (const std::string& n : it->second) {
+          if (n == from || dist.count(n)) continue;
+          dist[n] = d;
+          following.push_back(n);
+        }
+      }
+      frontier = std::move(following);
+    }
+    return dist;
+  }
+};
+
+void ClassifyCause(const std::vector<Finding>& findings, Cause* cause) {
+  std::map<Family, double> vote;
+  std::map<std::pair<Family, std::string>, double> kinds;
+  bool edge_latency = false, own_latency = false;
+  for (const Finding& f : findings) {
+    const double w = FindingWeight(f);
+    if (f.signal == kEdgeLatency && f.anomaly.direction == Direction::kUp) edge_latency = true;
+    if ((f.signal == "span.latency" || f.signal == "latency") &&
+        f.anomaly.direction == Direction::kUp) {
+      own_latency = true;
+    }
+    if (f.family == Family::kUnknown) continue;
+    vote[f.family] += w;
+    kinds[{f.family, f.kind}] += w;
+  }
+  if (vote.empty()) {
+    // Only signals without a family: callers seeing slow calls into a
+    // service whose own work is not slower is the network or the host.
+    if (edge_latency) {
+      cause->family = Family::kInfrastructure;
+      cause->kind = own_latency ? "latency" : "network";
+    }
+    return;
+  }
+  auto best = std::max_element(vote.begin(), vote.end(), [](const auto& a, const auto& b) {
+    return a.second < b.second || (a.second == b.second && a.first > b.first);
+  });
+  cause->family = best->first;
+  double kind_weight = -1;
+  for (const auto& [key, w] : kinds) {
+    if (key.first == best->first && w > kind_weight) {
+      kind_weight = w;
+      cause->kind = key.second;
+    }
+  }
+}
+
+std::string JoinNames(const std::vector<std::string>& names, size_t max) {
+  std::string out;
+  for (size_t i = 0; i < names.size() && i < max; ++i) out += (i ? ", " : "") + names[i];
+  if (names.size() > max) out += " and " + std::to_string(names.size() - max) + " more";
+  return out;
+}
+
+void Rank(Incident* incident, const Graph& graph, int64_t bucket_ns,
+          const CorrelateOptions& options) {
+  const std::vector<Finding>& fs = incident->timeline;
+  std::map<std::string, Candidate> by_service;
+  std::vector<double> weight(fs.size());
+  for (size_t i = 0; i < fs.size(); ++i) {
+    weight[i] = FindingWeight(fs[i]);
+    incident->weight += weight[i];
+    if (!fs[i].services.empty()) continue;  // common mode: context, not a candidate
+    Candidate& c = by_service[fs[i].service];
+    c.service = fs[i].service;
+    c.findings.push_back(i);
+    c.onset_ns = std::min(c.onset_ns, fs[i].onset_ns);
+    if (Propagates(fs[i])) c.fault_onset_ns = std::min(c.fault_onset_ns, fs[i].onset_ns);
+    if (IsDemand(fs[i])) c.demand_onset_ns = std::min(c.demand_onset_ns, fs[i].onset_ns);
+  }
+  if (by_service.empty()) return;
+  int64_t first_onset = INT64_MAX;
+  for (auto& [name, c] : by_service) {
+    std::stable_sort(c.findings.begin(), c.findings.end(),
+                     [&](size_t a, size_t b) { return weight[a] > weight[b]; });
+    std::vector<double> all, fault, demand;
+    for (size_t i : c.findings) {
+      all.push_back(weight[i]);
+      if (IsDemand(fs[i])) demand.push_back(weight[i]);
+      if (Propagates(fs[i])) fault.push_back(weight[i]);
+    }
+    c.own = Diminishing(all);
+    c.own_fault = Diminishing(fault);
+    c.own_demand = Diminishing(demand);
+    first_onset = std::min(first_onset, c.onset_ns);
+  }
+  std::vector<Cause> causes;
+  for (auto& [name, c] : by_service) {
+    Cause cause;
+    cause.service = name;
+    cause.own_weight = c.own;
+    cause.onset_ns = c.onset_ns;
+    std::vector<std::string> explained_names;
+    // Failures reach the callers; demand reaches the callees.
+    // An effect does not start before its cause, and makes its cause no
+    // more credible than the cause's own evidence does: a faint change
+    // explains a loud one only as far as it is itself convincing.
+    auto credit = [&](const Candidate& other, double evidence, int d) {
+      if (other.onset_ns + bucket_ns < c.onset_ns) return 0.0;
+      return std::min(evidence, c.own) * kExplainShare * std::pow(0.5, d - 1);
+    };
+    for (const auto& [other, d] : Graph::Reach(graph.callers, name, options.max_depth)) {
+      auto it = by_service.find(other);
+      if (it == by_service.end() || it->second.own_fault <= 0) continue;
+      const double got = credit(it->second, it->second.own_fault, d);
+      if (got <= 0) continue;
+      cause.explained += got;
+      explained_names.push_back(other);
+    }
+    for (const auto& [other, d] : Graph::Reach(graph.callees, name, options.max_depth)) {
+      auto it = by_service.find(other);
+      if (it == by_service.end() || it->second.own_demand <= 0) continue;
+      const double got = credit(it->second, it->second.own_demand, d);
+      if (got <= 0) continue;
+      cause.explained += got;
+      if (std::find(explained_names.begin(), explained_names.end(), other) ==
+          explained_names.end()) {
+        explained_names.push_back(other);
+      }
+    }
+    cause.explains = explained_names.size();
+    // A callee that failed no later than this service did explains its
+    // failure; a caller whose demand changed no later explains its demand
+    // change. Either makes it a victim, if that other change convinces.
+    std::string victim_of;
+    auto convincing = [&](double other, double mine) {
+      return other > 0 && other >= std::min(options.min_cause_weight, 0.5 * mine);
+    };
+    if (c.own_fault > 0) {
+      for (const auto& [callee, d] : Graph::Reach(graph.callees, name, 2)) {
+        auto it = by_service.find(callee);
+        if (it == by_service.end() || !convincing(it->second.own_fault, c.own_fault)) continue;
+        if (it->second.fault_onset_ns <= c.fault_onset_ns + bucket_ns) {
+          victim_of = callee;
+          break;
+        }
+      }
+    }
+    if (victim_of.empty() && c.own_demand > 0 && c.own_demand >= c.own_fault) {
+      for (const auto& [caller, d] : Graph::Reach(graph.callers, name, 2)) {
+        auto it = by_service.find(caller);
+        if (it == by_service.end() || !convincing(it->second.own_demand, c.own_demand)) continue;
+        if (it->second.demand_onset_ns <= c.demand_onset_ns) {
+          victim_of = caller;
+          break;
+        }
+      }
+    }
+    const double minutes_late =
+        static_cast<double>(c.onset_ns - first_onset) / (60.0 * 1'000'000'000.0);
+    cause.score = (c.own + cause.explained) / (1.0 + kLatePenalty * minutes_late);
+    if (!victim_of.empty()) cause.score *= kVictimFactor;
+    for (size_t i : c.findings) cause.evidence.push_back(fs[i]);
+    ClassifyCause(cause.evidence, &cause);
+    // Why, in one sentence.
+    std::string why = std::to_string(c.findings.size()) + " change" +
+                      (c.findings.size() == 1 ? "" : "s") + " of its own (" +
+                      DescribeFinding(fs[c.findings.front()]);
+    if (c.findings.size() > 1) why += "; " + DescribeFinding(fs[c.findings[1]]);
+    why += ")";
+    if (!explained_names.empty()) {
+      why += "; explains " + JoinNames(explained_names, 4) + " through the call graph";
+    }
+    if (c.onset_ns == first_onset) why += "; changed first";
+    if (!victim_of.empty()) {
+      why += "; but " + victim_of + (c.own_fault > 0 && c.own_demand < c.own_fault
+                                         ? ", which it calls,"
+                                         : ", which calls it,") +
+             " changed no later";
+    }
+    cause.why = std::move(why);
+    causes.push_back(std::move(cause));
+  }
+  std::stable_sort(causes.begin(), causes.end(), [](const Cause& a, const Cause& b) {
+    if (a.score != b.score) return a.score > b.score;
+    if (a.onset_ns != b.onset_ns) return a.onset_ns < b.onset_ns;
+    return a.service < b.service;
+  });
+  double total = 0;
+  for (const Cause& c : causes) total += c.score;
+  for (Cause& c : causes) c.confidence = total > 0 ? c.score / total : 0;
+  if (causes.size() > options.max_causes) causes.resize(options.max_causes);
+  incident->identified = causes.front().own_weight >= options.min_cause_weight;
+  incident->causes = std::move(causes);
+
+  // The chain: from the top cause up the call graph (down it, for demand,
+  // which travels from caller to callee) to the anomalous service farthest
+  // from it (the user-facing end of what changed; for demand, the deepest
+  // backend it reached), through whatever lies between, by the shortest way.
+  const std::string& root = incident->causes.front().service;
+  const auto& next_of =
+      incident->causes.front().family == Family::kDemand ? graph.callees : graph.callers;
+  std::map<std::string, std::string> parent;
+  std::map<std::string, int> depth = {{root, 0}};
+  std::vector<std::string> frontier = {root};
+  std::string far = root;
+  for (int d = 1; d <= options.max_depth + 4 && !frontier.empty(); ++d) {
+    std::vector<std::string> following;
+    for (const std::string& s : frontier) {
+      auto it = next_of.find(s);
+      if (it == next_of.end()) continue;
+      for (const std::string& caller : it->second) {
+        if (depth.count(caller)) continue;
+        depth[caller] = d;
+        parent[caller] = s;
+        following.push_back(caller);
+        auto c = by_service.find(caller);
+        if (c == by_service.end()) continue;
+        auto f = by_service.find(far);
+        if (far == root || depth[far] < d ||
+            (depth[far] == d && f != by_service.end() && c->second.own > f->second.own)) {
+          far = caller;
+        }
+      }
+    }
+    frontier = std::move(following);
+  }
+  std::vector<std::string> chain;
+  for (std::string at = far; at != root; at = parent[at]) chain.push_back(at);
+  chain.push_back(root);
+  std::reverse(chain.begin(), chain.end());
+  incident->chain = std::move(chain);
+}
+
+void Describe(Incident* incident, int64_t bucket_ns, int64_t now_ns,
+              const CorrelateOptions& options) {
+  std::vector<Finding>& fs = incident->timeline;
+  std::stable_sort(fs.begin(), fs.end(), [](const Finding& a, const Finding& b) {
+    return std::tie(a.onset_ns, a.service, a.signal, a.dimension) <
+           std::tie(b.onset_ns, b.service, b.signal, b.dimension);
+  });
+  std::set<std::string> services, endpoints, regions;
+  incident->onset_ns = fs.front().onset_ns;
+  incident->detected_ns = fs.front().onset_ns + bucket_ns;
+  incident->end_ns = 0;
+  incident->ongoing = false;
+  auto dimension = [&](const std::string& dim) {
+    if (dim.rfind("endpoint=", 0) == 0) endpoints.insert(dim.substr(9));
+    if (dim.rfind("region=", 0) == 0) regions.insert(dim.substr(7));
+  };
+  for (const Finding& f : fs) {
+    services.insert(f.service);
+    for (const std::string& s : f.services) services.insert(s);
+    dimension(f.dimension);
+    for (const RelatedSignal& r : f.related) dimension(r.dimension);
+    incident->end_ns = std::max(incident->end_ns, f.end_ns);
+    incident->ongoing = incident->ongoing || f.ongoing;
+  }
+  incident->services.assign(services.begin(), services.end());
+  incident->endpoints.assign(endpoints.begin(), endpoints.end());
+  incident->regions.assign(regions.begin(), regions.end());
+  incident->id = IncidentId(incident->onset_ns, fs.front().service);
+  incident->resolved_ns = 0;
+  if (!incident->ongoing && now_ns - incident->end_ns >= options.resolve_after_ns) {
+    incident->resolved_ns = incident->end_ns + options.resolve_after_ns;
+  }
+}
+
+void FinishState(Incident* incident) {
+  if (incident->resolved_ns != 0) {
+    incident->state = IncidentState::kResolved;
+  } else if (!incident->ongoing) {
+    incident->state = IncidentState::kMonitoring;
+  } else if (incident->identified) {
+    incident->state = IncidentState::kIdentified;
+  } else {
+    incident->state = IncidentState::kInvestigating;
+  }
+}
+
+void SortFindings(std::vector<Finding>* findings) {
+  std::stable_sort(findings->begin(), findings->end(), [](const Finding& a, const Finding& b) {
+    return std::tie(a.onset_ns, a.service, a.signal, a.dimension) <
+           std::tie(b.onset_ns, b.service, b.signal, b.dimension);
+  });
+}
+
+std::string Number(double v) {
+  if (!std::isfinite(v)) return "null";
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.4g", v);
+  return buf;
+}
+
+void AppendStrings(std::string* out, const std::vector<std::string>& values) {
+  *out += '[';
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (i > 0) *out += ',';
+    AppendJsonString(out, values[i]);
+  }
+  *out += ']';
+}
+
+}  // namespace
+
+const char* IncidentStateName(IncidentState state) {
+  switch (state) {
+    case IncidentState::kInvestigating: return "investigating";
+    case IncidentState::kIdentified: return "identified";
+    case IncidentState::kMonitoring: return "monitoring";
+    case IncidentState::kResolved: return "resolved";
+  }
+  return "investigating";
+}
+
+std::string IncidentId(int64_t onset_ns, const std::string& service) {
+  std::string t = FormatRfc3339(onset_ns, 0);  // 2023-01-29T10:04:30Z
+  std::string compact;
+  for (char c : t) {
+    if (c != '-' && c != ':' && c != 'Z') compact += c;
+  }
+  return compact + "-" + Hex6(service);
+}
+
+Incident Correlate(std::vector<Finding> findings, const std::vector<Edge>& edges,
+                   int64_t bucket_ns, int64_t now_ns, const CorrelateOptions& options) {
+  Incident incident;
+  if (findings.empty()) return incident;
+  SortFindings(&findings);
+  incident.timeline = std::move(findings);
+  Describe(&incident, bucket_ns, now_ns, options);
+  Rank(&incident, Graph(edges), bucket_ns, options);
+  FinishState(&incident);
+  return incident;
+}
+
+std::vector<Incident> GroupIncidents(std::vector<Finding> findings, const std::vector<Edge>& edges,
+                                     int64_t bucket_ns, int64_t now_ns,
+                                     const CorrelateOptions& options) {
+  SortFindings(&findings);
+  std::vector<Incident> incidents;
+  int64_t last_onset = 0;
+  for (Finding& f : findings) {
+    if (incidents.empty() || f.onset_ns - last_onset > options.group_gap_ns) {
+      incidents.emplace_back();
+    }
+    last_onset = f.onset_ns;
+    incidents.back().timeline.push_back(std::move(f));
+  }
+  const Graph graph(edges);
+  tbb::parallel_for(size_t{0}, incidents.size(), [&](size_t i) {
+    Describe(&incidents[i], bucket_ns, now_ns, options);
+    Rank(&incidents[i], graph, bucket_ns, options);
+    FinishState(&incidents[i]);
+  });
+  std::erase_if(incidents,
+                [&](const Incident& x) { return x.weight < options.min_incident_weight; });
+  return incidents;
+}
+
+Status CollectEvidenceLines(storage::Reader* reader, Incident* incident, size_t per_cause) {
+  if (incident->causes.empty()) return Status::Ok();
+  // The top causes' template findings, then their error lines.
+  for (size_t c = 0; c < incident->causes.size() && c < 3; ++c) {
+    const Cause& cause = incident->causes[c];
+    std::set<uint64_t> templates;
+    bool errors = false;
+    int64_t since = INT64_MAX, until = INT64_MIN;
+    for (const Finding& f : cause.evidence) {
+      if (f.template_id != 0 && f.anomaly.direction == Direction::kUp) {
+        templates.insert(f.template_id);
+      }
+      for (const RelatedSignal& r : f.related) {
+        if (r.template_id != 0) templates.insert(r.template_id);
+      }
+      if (IsErrorCount(f.signal) && f.anomaly.direction == Direction::kUp) errors = true;
+      since = std::min(since, f.onset_ns);
+      until = std::max(until, f.end_ns);
+    }
+    if (templates.empty() && !errors) continue;
+    storage::Query query;
+    query.services = {cause.service};
+    query.kind = RecordKind::kLog;
+    query.since_ns = since;
+    query.until_ns = std::max(until, since + 1);
+    size_t taken = 0;
+    std::map<uint64_t, size_t> per_template;
+    FL_RETURN_IF_ERROR(reader->Search(query, [&](const Record& r) {
+      const bool wanted_template = templates.count(r.template_id) > 0;
+      const bool error_line = errors && r.level >= Level::kError;
+      if (!wanted_template && !error_line) return true;
+      if (per_template[r.template_id]++ >= 1 && taken > 0) return true;  // variety first
+      EvidenceLine line;
+      line.ts_ns = r.ts_ns;
+      line.service = r.service;
+      line.level = r.level;
+      line.message = r.message.substr(0, 2000);
+      line.template_id = r.template_id;
+      line.provenance = r.provenance;
+      incident->lines.push_back(std::move(line));
+      return ++taken < per_cause;
+    }));
+  }
+  return Status::Ok();
+}
+
+std::vector<StatusUpdate> StatusUpdates(const Incident& incident) {
+  std::vector<StatusUpdate> updates;
+  if (incident.timeline.empty()) return updates;
+  std::vector<std::string> components = incident.chain;
+  for (const std::string& e : incident.endpoints) components.push_back("endpoint " + e);
+  for (const std::string& r : incident.regions) components.push_back("region " + r);
+  const std::string impact =
+      incident.chain.empty() ? incident.services.front() : incident.chain.back();
+  StatusUpdate investigating;
+  investigating.state = IncidentState::kInvestigating;
+  investigating.at_ns = incident.detected_ns;
+  investigating.components = components;
+  investigating.text = "We are investigating degraded service affecting " + impact +
+                       (incident.services.size() > 1
+                            ? " and " + std::to_string(incident.services.size() - 1) +
+                                  " other component" +
+                                  (incident.services.size() == 2 ? "" : "s")
+                            : std::string()) +
+                       ".";
+  updates.push_back(investigating);
+  if (incident.identified && !incident.causes.empty()) {
+    const Cause& top = incident.causes.front();
+    StatusUpdate identified;
+    identified.state = IncidentState::kIdentified;
+    // The cause is known once its evidence has been seen: its last
+    // finding's onset plus a bucket's delay, as the detection was.
+    int64_t at = incident.detected_ns;
+    for (const Finding& f : top.evidence) at = std::max(at, f.onset_ns);
+    identified.at_ns = std::max(at, incident.detected_ns);
+    identified.components = components;
+    identified.text = "The issue has been identified: " +
+                      std::string(top.family == Family::kUnknown
+                                      ? "a fault"
+                                      : std::string(FamilyName(top.family)) + " " +
+                                            (top.kind.empty() ? "fault" : top.kind)) +
+                      " in " + top.service +
+                      (incident.chain.size() > 1
+                           ? ", which reached " + JoinNames(std::vector<std::string>(
+                                                                incident.chain.begin() + 1,
+                                                                incident.chain.end()),
+                                                            4)
+                           : std::string()) +
+                      ".";
+    updates.push_back(identified);
+  }
+  if (!incident.ongoing) {
+    StatusUpdate monitoring;
+    monitoring.state = IncidentState::kMonitoring;
+    monitoring.at_ns = std::max(incident.end_ns, updates.back().at_ns);
+    monitoring.components = components;
+    monitoring.text =
+        "Error rates and latency are returning to normal. We are monitoring the recovery.";
+    updates.push_back(monitoring);
+  }
+  if (incident.resolved_ns != 0) {
+    StatusUpdate resolved;
+    resolved.state = IncidentState::kResolved;
+    resolved.at_ns = std::max(incident.resolved_ns, updates.back().at_ns);
+    resolved.components = components;
+    resolved.text = "This incident has been resolved: every affected signal has been back at "
+                    "its baseline since " +
+                    FormatRfc3339(incident.end_ns, 0) + ".";
+    updates.push_back(resolved);
+  }
+  return updates;
+}
+
+std::string IncidentJson(const Incident& incident) {
+  std::string out = "{\"id\":";
+  AppendJsonString(&out, incident.id);
+  out += ",\"state\":\"" + std::string(IncidentStateName(incident.state)) + "\"";
+  out += ",\"onset\":\"" + FormatRfc3339(incident.onset_ns, 0) + "\"";
+  out += ",\"detected\":\"" + FormatRfc3339(incident.detected_ns, 0) + "\"";
+  out += ",\"end\":";
+  out += incident.ongoing ? "null" : "\"" + FormatRfc3339(incident.end_ns, 0) + "\"";
+  out += ",\"resolved\":";
+  out += incident.resolved_ns != 0 ? "\"" + FormatRfc3339(incident.resolved_ns, 0) + "\""
+                                   : std::string("null");
+  out += ",\"identified\":";
+  out += incident.identified ? "true" : "false";
+  out += ",\"causes\":[";
+  for (size_t i = 0; i < incident.causes.size(); ++i) {
+    const Cause& c = incident.causes[i];
+    if (i > 0) out += ',';
+    out += "{\"service\":";
+    AppendJsonString(&out, c.service);
+    out += ",\"category\":\"" + std::string(FamilyName(c.family)) + "\",\"kind\":";
+    AppendJsonString(&out, c.kind);
+    out += ",\"score\":" + Number(c.score) + ",\"confidence\":" + Number(c.confidence) +
+           ",\"own_weight\":" + Number(c.own_weight) + ",\"explained\":" + Number(c.explained) +
+           ",\"explains\":" + std::to_string(c.explains) + ",\"onset\":\"" +
+           FormatRfc3339(c.onset_ns, 0) + "\",\"why\":";
+    AppendJsonString(&out, c.why);
+    out += ",\"evidence\":[";
+    for (size_t e = 0; e < c.evidence.size(); ++e) {
+      if (e > 0) out += ',';
+      out += FindingJson(c.evidence[e]);
+    }
+    out += "]}";
+  }
+  out += "],\"chain\":";
+  AppendStrings(&out, incident.chain);
+  out += ",\"impacted\":{\"endpoints\":";
+  AppendStrings(&out, incident.endpoints);
+  out += ",\"regions\":";
+  AppendStrings(&out, incident.regions);
+  out += ",\"services\":";
+  AppendStrings(&out, incident.services);
+  out += "},\"timeline\":[";
+  for (size_t i = 0; i < incident.timeline.size(); ++i) {
+    const Finding& f = incident.timeline[i];
+    if (i > 0) out += ',';
+    out += "{\"at\":\"" + FormatRfc3339(f.onset_ns, 0) + "\",\"service\":";
+    AppendJsonString(&out, f.service);
+    out += ",\"signal\":";
+    AppendJsonString(&out, f.signal);
+    out += ",\"dimension\":";
+    AppendJsonString(&out, f.dimension);
+    out += ",\"direction\":\"" +
+           std::string(f.anomaly.direction == Direction::kUp ? "up" : "down") +
+           "\",\"strength\":" + Number(f.anomaly.strength) + ",\"what\":";
+    AppendJsonString(&out, DescribeFinding(f));
+    out += '}';
+  }
+  out += "],\"lines\":[";
+  for (size_t i = 0; i < incident.lines.size(); ++i) {
+    const EvidenceLine& l = incident.lines[i];
+    if (i > 0) out += ',';
+    out += "{\"ts\":\"" + FormatRfc3339(l.ts_ns) + "\",\"service\":";
+    AppendJsonString(&out, l.service);
+    out += ",\"level\":\"" + std::string(LevelName(l.level)) + "\",\"message\":";
+    AppendJsonString(&out, l.message);
+    out += ",\"source\":";
+    AppendJsonString(&out, l.provenance.source);
+    if (l.provenance.partition >= 0) {
+      out += ",\"partition\":" + std::to_string(l.provenance.partition);
+    }
+    out += ",\"offset\":" + std::to_string(l.provenance.offset) + "}";
+  }
+  out += "],\"weight\":" + Number(incident.weight) + "}";
+  return out;
+}
+
+}  // namespace faultline::correlate

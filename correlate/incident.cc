@@ -174,20 +174,36 @@ struct Graph {
   }
 };
 
+// Symptoms every kind of fault produces (errors, 5xx, slowness, traffic)
+// say little about which kind it is; a line whose text names the fault, a
+// CPU or GPU metric, a 429 do.
+bool GenericSymptom(const std::string& signal, const std::string& kind) {
+  return IsErrorCount(signal) || IsLatency(signal) || signal == "records" ||
+         signal == "span.calls" || signal == "edge.calls" || kind == "errors" ||
+         kind == "latency" || kind == "traffic" || kind.empty();
+}
+
 void ClassifyCause(const std::vector<Finding>& findings, Cause* cause) {
   std::map<Family, double> vote;
   std::map<std::pair<Family, std::string>, double> kinds;
   bool edge_latency = false, own_latency = false;
+  auto add = [&](const std::string& signal, Family family, const std::string& kind, double w) {
+    if (family == Family::kUnknown) return;
+    w *= GenericSymptom(signal, kind) ? 0.3 : 1.0;
+    vote[family] += w;
+    kinds[{family, kind}] += w;
+  };
   for (const Finding& f : findings) {
-    const double w = FindingWeight(f);
     if (f.signal == kEdgeLatency && f.anomaly.direction == Direction::kUp) edge_latency = true;
     if ((f.signal == "span.latency" || f.signal == "latency") &&
         f.anomaly.direction == Direction::kUp) {
       own_latency = true;
     }
-    if (f.family == Family::kUnknown) continue;
-    vote[f.family] += w;
-    kinds[{f.family, f.kind}] += w;
+    add(f.signal, f.family, f.kind, FindingWeight(f));
+    for (const RelatedSignal& r : f.related) {
+      add(r.signal, r.family, r.kind,
+          0.5 * std::min(std::log2(1.0 + std::max(0.0, r.strength)), kMaxFindingWeight));
+    }
   }
   if (vote.empty()) {
     // Only signals without a family: callers seeing slow calls into a
@@ -216,6 +232,59 @@ std::string JoinNames(const std::vector<std::string>& names, size_t max) {
   for (size_t i = 0; i < names.size() && i < max; ++i) out += (i ? ", " : "") + names[i];
   if (names.size() > max) out += " and " + std::to_string(names.size() - max) + " more";
   return out;
+}
+
+// The chain: from the top cause up the call graph to the anomalous service
+// farthest from it (the user-facing end of what changed), through whatever
+// lies between, by the shortest way; or down it, for demand, which travels
+// from caller to callee, when that reaches more of what changed.
+std::vector<std::string> Chain(const Cause& top, const Graph& graph,
+                               const std::map<std::string, Candidate>& by_service,
+                               const CorrelateOptions& options) {
+  auto walk = [&](const std::map<std::string, std::vector<std::string>>& next_of) {
+    const std::string& root = top.service;
+    std::map<std::string, std::string> parent;
+    std::map<std::string, int> depth = {{root, 0}};
+    std::vector<std::string> frontier = {root};
+    std::string far = root;
+    for (int d = 1; d <= options.max_depth + 4 && !frontier.empty(); ++d) {
+      std::vector<std::string> following;
+      for (const std::string& s : frontier) {
+        auto it = next_of.find(s);
+        if (it == next_of.end()) continue;
+        for (const std::string& n : it->second) {
+          if (depth.count(n)) continue;
+          depth[n] = d;
+          parent[n] = s;
+          following.push_back(n);
+          auto c = by_service.find(n);
+          if (c == by_service.end()) continue;
+          auto f = by_service.find(far);
+          if (far == root || depth[far] < d ||
+              (depth[far] == d && f != by_service.end() && c->second.own > f->second.own)) {
+            far = n;
+          }
+        }
+      }
+      frontier = std::move(following);
+    }
+    std::vector<std::string> chain;
+    for (std::string at = far; at != root; at = parent[at]) chain.push_back(at);
+    chain.push_back(root);
+    std::reverse(chain.begin(), chain.end());
+    return chain;
+  };
+  auto anomalous = [&](const std::vector<std::string>& chain) {
+    return std::count_if(chain.begin(), chain.end(),
+                         [&](const std::string& s) { return by_service.count(s) > 0; });
+  };
+  std::vector<std::string> up = walk(graph.callers);
+  std::vector<std::string> down = walk(graph.callees);
+  const auto up_n = anomalous(up), down_n = anomalous(down);
+  if (down_n > up_n || (down_n == up_n && down_n > 1 && top.family == Family::kDemand)) {
+    return down;
+  }
+  return up;
 }
 
 void Rank(Incident* incident, const Graph& graph, int64_t bucket_ns,
@@ -349,43 +418,7 @@ void Rank(Incident* incident, const Graph& graph, int64_t bucket_ns,
   incident->identified = causes.front().own_weight >= options.min_cause_weight;
   incident->causes = std::move(causes);
 
-  // The chain: from the top cause up the call graph (down it, for demand,
-  // which travels from caller to callee) to the anomalous service farthest
-  // from it (the user-facing end of what changed; for demand, the deepest
-  // backend it reached), through whatever lies between, by the shortest way.
-  const std::string& root = incident->causes.front().service;
-  const auto& next_of =
-      incident->causes.front().family == Family::kDemand ? graph.callees : graph.callers;
-  std::map<std::string, std::string> parent;
-  std::map<std::string, int> depth = {{root, 0}};
-  std::vector<std::string> frontier = {root};
-  std::string far = root;
-  for (int d = 1; d <= options.max_depth + 4 && !frontier.empty(); ++d) {
-    std::vector<std::string> following;
-    for (const std::string& s : frontier) {
-      auto it = next_of.find(s);
-      if (it == next_of.end()) continue;
-      for (const std::string& caller : it->second) {
-        if (depth.count(caller)) continue;
-        depth[caller] = d;
-        parent[caller] = s;
-        following.push_back(caller);
-        auto c = by_service.find(caller);
-        if (c == by_service.end()) continue;
-        auto f = by_service.find(far);
-        if (far == root || depth[far] < d ||
-            (depth[far] == d && f != by_service.end() && c->second.own > f->second.own)) {
-          far = caller;
-        }
-      }
-    }
-    frontier = std::move(following);
-  }
-  std::vector<std::string> chain;
-  for (std::string at = far; at != root; at = parent[at]) chain.push_back(at);
-  chain.push_back(root);
-  std::reverse(chain.begin(), chain.end());
-  incident->chain = std::move(chain);
+  incident->chain = Chain(incident->causes.front(), graph, by_service, options);
 }
 
 void Describe(Incident* incident, int64_t bucket_ns, int64_t now_ns,

@@ -574,6 +574,43 @@ TEST_F(CliTest, SignalsAnomaliesAndTopologyOnAnOutage) {
   for (const std::string& line : edge_series) {
     EXPECT_EQ(JsonString(line, "dimension"), "caller=gateway") << line;
   }
+
+  // Root cause: api fails, the gateway (its caller) returns 503s.
+  CommandResult explained = RunCommand(Fl() + " explain --db " + Db() +
+                                       " --at 2026-01-01T00:31:00Z --window 5m -o json");
+  ASSERT_EQ(explained.exit_code, 0) << explained.err;
+  const std::string causes = explained.out.substr(explained.out.find("\"causes\":"));
+  EXPECT_EQ(JsonString(causes, "service"), "api") << explained.out;
+  // Its error line names the kind: a pool exhausted is capacity (demand).
+  EXPECT_EQ(JsonString(causes, "category"), "demand") << explained.out;
+  EXPECT_EQ(JsonString(causes, "kind"), "capacity") << explained.out;
+  EXPECT_NE(explained.out.find(R"("chain":["api","gateway"])"), std::string::npos)
+      << explained.out;
+  // An evidence line, with where it came from.
+  EXPECT_NE(explained.out.find("upstream pool exhausted after 3 tries"), std::string::npos);
+  EXPECT_NE(explained.out.find("\"source\":\"" + path), std::string::npos) << explained.out;
+
+  CommandResult incidents = RunCommand(Fl() + " incidents --db " + Db() + " -o json");
+  ASSERT_EQ(incidents.exit_code, 0) << incidents.err;
+  ASSERT_EQ(Lines(incidents.out).size(), 1u) << incidents.out;
+  const std::string id = JsonString(incidents.out, "id");
+  EXPECT_EQ(id.substr(0, 16), "20260101T003000-") << incidents.out;
+  CommandResult by_id = RunCommand(Fl() + " explain " + id + " --db " + Db() + " -o markdown");
+  ASSERT_EQ(by_id.exit_code, 0) << by_id.err;
+  EXPECT_NE(by_id.out.find("# Incident " + id), std::string::npos) << by_id.out;
+  EXPECT_NE(by_id.out.find("**api**"), std::string::npos) << by_id.out;
+  CommandResult status = RunCommand(Fl() + " status " + id + " --db " + Db());
+  ASSERT_EQ(status.exit_code, 0) << status.err;
+  EXPECT_NE(status.out.find("## Investigating"), std::string::npos) << status.out;
+  EXPECT_NE(status.out.find("## Identified"), std::string::npos) << status.out;
+  EXPECT_NE(status.out.find("in api"), std::string::npos) << status.out;
+  CommandResult missing = RunCommand(Fl() + " status 20250101T000000-abcdef --db " + Db());
+  EXPECT_NE(missing.exit_code, 0);
+  EXPECT_NE(missing.err.find("no incident 20250101T000000-abcdef"), std::string::npos)
+      << missing.err;
+  CommandResult bad = RunCommand(Fl() + " explain --db " + Db());
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_NE(bad.err.find("give an incident id or --at T"), std::string::npos) << bad.err;
 }
 
 }  // namespace

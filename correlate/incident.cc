@@ -287,13 +287,28 @@ std::vector<std::string> Chain(const Cause& top, const Graph& graph,
   return up;
 }
 
+// How often each series changed before: (service, signal, dimension) ->
+// findings with onset in [from, to).
+using Habits = std::map<std::tuple<std::string, std::string, std::string>, int>;
+
+Habits CountHabits(const std::vector<Finding>& earlier, int64_t from, int64_t to) {
+  Habits habits;
+  for (const Finding& f : earlier) {
+    if (f.onset_ns < from || f.onset_ns >= to || f.stat != Stat::kMean) continue;
+    ++habits[{f.service, f.signal, f.dimension}];
+  }
+  return habits;
+}
+
 void Rank(Incident* incident, const Graph& graph, int64_t bucket_ns,
-          const CorrelateOptions& options) {
+          const CorrelateOptions& options, const Habits& habits) {
   const std::vector<Finding>& fs = incident->timeline;
   std::map<std::string, Candidate> by_service;
   std::vector<double> weight(fs.size());
   for (size_t i = 0; i < fs.size(); ++i) {
     weight[i] = FindingWeight(fs[i]);
+    auto habit = habits.find({fs[i].service, fs[i].signal, fs[i].dimension});
+    if (habit != habits.end()) weight[i] /= 1.0 + habit->second;
     incident->weight += weight[i];
     if (!fs[i].services.empty()) continue;  // common mode: context, not a candidate
     Candidate& c = by_service[fs[i].service];
@@ -512,34 +527,40 @@ std::string IncidentId(int64_t onset_ns, const std::string& service) {
 }
 
 Incident Correlate(std::vector<Finding> findings, const std::vector<Edge>& edges,
-                   int64_t bucket_ns, int64_t now_ns, const CorrelateOptions& options) {
+                   int64_t bucket_ns, int64_t now_ns, const CorrelateOptions& options,
+                   const std::vector<Finding>& earlier) {
   Incident incident;
   if (findings.empty()) return incident;
   SortFindings(&findings);
   incident.timeline = std::move(findings);
   Describe(&incident, bucket_ns, now_ns, options);
-  Rank(&incident, Graph(edges), bucket_ns, options);
+  const int64_t onset = incident.onset_ns;
+  Rank(&incident, Graph(edges), bucket_ns, options,
+       CountHabits(earlier, onset - options.habit_window_ns, onset));
   FinishState(&incident);
   return incident;
 }
 
 std::vector<Incident> GroupIncidents(std::vector<Finding> findings, const std::vector<Edge>& edges,
                                      int64_t bucket_ns, int64_t now_ns,
-                                     const CorrelateOptions& options) {
+                                     const CorrelateOptions& options, int64_t from_ns) {
   SortFindings(&findings);
   std::vector<Incident> incidents;
   int64_t last_onset = 0;
-  for (Finding& f : findings) {
+  for (const Finding& f : findings) {
+    if (f.onset_ns < from_ns) continue;
     if (incidents.empty() || f.onset_ns - last_onset > options.group_gap_ns) {
       incidents.emplace_back();
     }
     last_onset = f.onset_ns;
-    incidents.back().timeline.push_back(std::move(f));
+    incidents.back().timeline.push_back(f);
   }
   const Graph graph(edges);
   tbb::parallel_for(size_t{0}, incidents.size(), [&](size_t i) {
     Describe(&incidents[i], bucket_ns, now_ns, options);
-    Rank(&incidents[i], graph, bucket_ns, options);
+    const int64_t onset = incidents[i].onset_ns;
+    Rank(&incidents[i], graph, bucket_ns, options,
+         CountHabits(findings, onset - options.habit_window_ns, onset));
     FinishState(&incidents[i]);
   });
   std::erase_if(incidents,

@@ -57,6 +57,11 @@ struct CorrelateOptions {
   // incident to page about.
   double min_incident_weight = 5.0;
   size_t max_causes = 5;
+  // Habits: a series that changed like this in the hour before (a chronic
+  // spiker, a flapping check) says less when it changes again. A finding's
+  // weight is divided by 1 + the number of findings of the same service,
+  // signal and dimension with onsets in this long before the incident's.
+  int64_t habit_window_ns = int64_t{3600} * 1'000'000'000;
   // Incidents are numbered by their onset; the id says when they began and
   // where (see IncidentId).
 };
@@ -118,16 +123,21 @@ struct Incident {
 std::string IncidentId(int64_t onset_ns, const std::string& service);
 
 // Ranks causes over every finding given, as one incident (explain --at).
+// `earlier`: findings before them, for habits (CorrelateOptions::
+// habit_window_ns); the scan of the hour before the window.
 Incident Correlate(std::vector<Finding> findings, const std::vector<Edge>& edges,
-                   int64_t bucket_ns, int64_t now_ns, const CorrelateOptions& options);
+                   int64_t bucket_ns, int64_t now_ns, const CorrelateOptions& options,
+                   const std::vector<Finding>& earlier = {});
 
-// Splits findings into incidents by time (CorrelateOptions::group_gap_ns),
-// ranks each (in parallel), drops those under min_incident_weight. `now_ns`
-// is the end of the data seen (the watermark): incidents whose findings
-// ended at least resolve_after_ns before it are resolved.
+// Splits findings with onset at or after `from_ns` into incidents by time
+// (CorrelateOptions::group_gap_ns), ranks each (in parallel), drops those
+// under min_incident_weight. Findings before `from_ns` are history only
+// (habits). `now_ns` is the end of the data seen (the watermark): incidents
+// whose findings ended at least resolve_after_ns before it are resolved.
 std::vector<Incident> GroupIncidents(std::vector<Finding> findings, const std::vector<Edge>& edges,
                                      int64_t bucket_ns, int64_t now_ns,
-                                     const CorrelateOptions& options);
+                                     const CorrelateOptions& options,
+                                     int64_t from_ns = INT64_MIN);
 
 // Reads up to `per_cause` stored lines of each top cause's template and
 // error findings (and of the chain's services) for Incident::lines.

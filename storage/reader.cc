@@ -394,6 +394,35 @@ class RocksReader final : public Reader {
     return LoadNewSummaries();
   }
 
+  Status Incidents(const std::string& from_id, const std::string& to_id, bool reverse,
+                   const std::function<bool(const std::string&, const std::string&)>& emit)
+      override {
+    rocksdb::ReadOptions read_options;
+    const rocksdb::Slice lower(from_id), upper(to_id);
+    if (!from_id.empty()) read_options.iterate_lower_bound = &lower;
+    if (!to_id.empty()) read_options.iterate_upper_bound = &upper;
+    std::unique_ptr<rocksdb::Iterator> it(
+        rocks_->db()->NewIterator(read_options, rocks_->cf(Cf::kIncidents)));
+    if (reverse) {
+      it->SeekToLast();
+    } else {
+      it->SeekToFirst();
+    }
+    for (; it->Valid(); reverse ? it->Prev() : it->Next()) {
+      if (!emit(it->key().ToString(), it->value().ToString())) break;
+    }
+    return internal::FromRocks(it->status(), "reading incidents of " + rocks_->dir());
+  }
+
+  Result<std::string> Incident(const std::string& id) override {
+    std::string body;
+    rocksdb::Status got =
+        rocks_->db()->Get(rocksdb::ReadOptions(), rocks_->cf(Cf::kIncidents), id, &body);
+    if (got.IsNotFound()) return Status::NotFound("no incident " + id + " in " + rocks_->dir());
+    FL_RETURN_IF_ERROR(internal::FromRocks(got, "reading incident " + id));
+    return body;
+  }
+
  private:
   static std::string_view ToView(const rocksdb::Slice& slice) {
     return std::string_view(slice.data(), slice.size());

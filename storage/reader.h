@@ -105,6 +105,15 @@ class Reader {
 
   // Sees what the writer has written since the last call (or open).
   virtual Status CatchUp() = 0;
+
+  // Stored incidents (Store::PutIncident) with ids in [from_id, to_id)
+  // (empty: unbounded), in id order (= onset order), or newest first with
+  // `reverse`; `emit` returns false to stop.
+  virtual Status Incidents(const std::string& from_id, const std::string& to_id, bool reverse,
+                           const std::function<bool(const std::string& id,
+                                                    const std::string& body)>& emit) = 0;
+  // One stored incident's body; kNotFound when there is none.
+  virtual Result<std::string> Incident(const std::string& id) = 0;
 };
 
 }  // namespace faultline::storage

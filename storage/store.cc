@@ -169,6 +169,15 @@ class RocksStore final : public Store {
     return std::optional<SourcePosition>(std::move(position));
   }
 
+  Status PutIncident(const std::string& id, const std::string& body) override {
+    if (id.empty()) return Status::InvalidArgument("an incident needs an id");
+    rocksdb::WriteOptions write_options;
+    write_options.sync = options_.sync_writes;
+    return internal::FromRocks(
+        rocks_.db()->Put(write_options, rocks_.cf(Cf::kIncidents), id, body),
+        "storing incident " + id + " in " + rocks_.dir());
+  }
+
   Status Flush() override {
     std::vector<rocksdb::ColumnFamilyHandle*> all;
     for (size_t i = 0; i < internal::kCfCount; ++i) all.push_back(rocks_.cf(static_cast<Cf>(i)));

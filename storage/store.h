@@ -159,6 +159,11 @@ class Store {
   // (to restore a miner after a restart).
   virtual Result<std::vector<StoredTemplate>> LoadTemplates() = 0;
 
+  // Stores an incident (correlate/incident.h) under its id, replacing what
+  // the id held: `body` is opaque here (the correlator's JSON). Ids sort by
+  // onset (they start with it), so a scan lists incidents in time order.
+  virtual Status PutIncident(const std::string& id, const std::string& body) = 0;
+
   // Flushes memtables to SST files (used at the end of a batch ingest so the
   // next open does not replay a large WAL).
   virtual Status Flush() = 0;

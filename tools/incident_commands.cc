@@ -162,15 +162,16 @@ std::string StatusMarkdown(const Incident& x) {
   return out;
 }
 
-// Incidents with onset in [since, until): findings from there, the
-// incidents' ends looked for up to `tail_ns` further.
+// Incidents with onset in [since, until), judged with the findings of the
+// habit window before `since` as history.
 Result<std::vector<Incident>> Incidents(Context* ctx, int64_t since_ns, int64_t until_ns) {
+  correlate::CorrelateOptions options;
   std::vector<Finding> findings;
   std::vector<correlate::Edge> edges;
-  FL_RETURN_IF_ERROR(Load(ctx, since_ns, until_ns, &findings, &edges));
-  correlate::CorrelateOptions options;
+  FL_RETURN_IF_ERROR(Load(ctx, since_ns - options.habit_window_ns, until_ns, &findings, &edges));
   return correlate::GroupIncidents(std::move(findings), edges, ctx->bucket_ns,
-                                   std::min(until_ns, DataEnd(ctx->reader.get())), options);
+                                   std::min(until_ns, DataEnd(ctx->reader.get())), options,
+                                   since_ns);
 }
 
 // The onset an id names (its first 15 characters: yyyymmddThhmmss).
@@ -258,9 +259,19 @@ int RunExplainCommand(const std::string& db, const IncidentFlags& flags) {
     const int64_t b = ctx.bucket_ns;
     const int64_t since = (*at - *window / 2) / b * b;
     const int64_t until = (*at + *window / 2 + b - 1) / b * b;
+    correlate::CorrelateOptions options;
     std::vector<Finding> findings;
     std::vector<correlate::Edge> edges;
-    if (Status s = Load(&ctx, since, until, &findings, &edges); !s.ok()) return Fail(s);
+    if (Status s = Load(&ctx, since - options.habit_window_ns, until, &findings, &edges);
+        !s.ok()) {
+      return Fail(s);
+    }
+    // Findings before the window are the habits it is judged against.
+    auto in_window = std::stable_partition(findings.begin(), findings.end(),
+                                           [&](const Finding& f) { return f.onset_ns < since; });
+    std::vector<Finding> earlier(std::make_move_iterator(findings.begin()),
+                                 std::make_move_iterator(in_window));
+    findings.erase(findings.begin(), in_window);
     if (findings.empty()) {
       if (output == "json") {
         WriteOut("{\"id\":null,\"identified\":false,\"causes\":[],\"chain\":[],\"impacted\":"
@@ -272,9 +283,9 @@ int RunExplainCommand(const std::string& db, const IncidentFlags& flags) {
       }
       return 0;
     }
-    correlate::CorrelateOptions options;
     incident = correlate::Correlate(std::move(findings), edges, ctx.bucket_ns,
-                                    std::min(until, DataEnd(ctx.reader.get())), options);
+                                    std::min(until, DataEnd(ctx.reader.get())), options,
+                                    earlier);
   } else {
     Result<Incident> found = FindIncident(&ctx, flags.id);
     if (!found.ok()) return Fail(found.status());

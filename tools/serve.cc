@@ -20,7 +20,9 @@
 #include "ingest/kafka_producer.h"
 #include "ingest/parser.h"
 #include "storage/store.h"
+#include "core/json_writer.h"
 #include "tools/http_server.h"
+#include "tools/incident_watch.h"
 #include "tools/internal/stages.h"
 #include "tools/metrics.h"
 
@@ -153,6 +155,8 @@ class Server : public ingest::RebalanceListener {
   // Registers the metrics and starts the HTTP endpoint (when an address is
   // given); needs consumer_ (lag).
   Status StartHttp();
+  // GET /api/incidents (newest first, ?limit=N) and /api/incidents/ID.
+  Status AddIncidentRoutes();
   // Sends the batch's dead letters to --dead-letter-topic.
   void SendDeadLetters(const std::vector<DeadLetter>& dead_letters);
   const correlate::RollupOptions* rollup() const {
@@ -170,6 +174,9 @@ class Server : public ingest::RebalanceListener {
   // Declared after consumer_ so that it stops first: scrapes read the lag.
   metrics::Registry registry_;
   ServeMetrics metrics_;
+  std::unique_ptr<ingest::KafkaProducer> incidents_producer_;
+  // Incidents on event time; stopped before the HTTP server that reads it.
+  std::unique_ptr<IncidentWatch> incidents_;
   std::unique_ptr<HttpServer> http_;
   std::atomic<bool> assigned_once_{false};
   ErrorSlot error_;
@@ -406,7 +413,11 @@ void Server::Write(ServeWork* work) {
       positions.push_back(std::move(position));
     }
     uint64_t records = 0;
-    for (const storage::EncodedBlock& block : work->encoded.blocks) records += block.record_count;
+    int64_t newest = INT64_MIN;
+    for (const storage::EncodedBlock& block : work->encoded.blocks) {
+      records += block.record_count;
+      newest = std::max(newest, block.max_ts_ns);
+    }
     const uint64_t dead_letters = work->encoded.dead_letters.size();
     std::vector<DeadLetter> dead_letter_copies;
     if (dead_letter_producer_ != nullptr) dead_letter_copies = work->encoded.dead_letters;
@@ -420,6 +431,7 @@ void Server::Write(ServeWork* work) {
     } else {
       metrics_.records_stored->Increment(records);
       metrics_.batches->Increment();
+      if (incidents_ != nullptr && newest != INT64_MIN) incidents_->ObserveEventTime(newest);
       for (size_t r = 0; r < by_reason.size(); ++r) {
         if (by_reason[r] == 0) continue;
         metrics_.dead_letters
@@ -569,10 +581,39 @@ Status Server::StartHttp() {
     }
     return Readiness{true, ""};
   });
+  if (incidents_ != nullptr) FL_RETURN_IF_ERROR(AddIncidentRoutes());
   FL_RETURN_IF_ERROR(http_->Start());
   Log("metrics: http://" + request_.metrics_addr.substr(0, request_.metrics_addr.rfind(':')) +
       ":" + std::to_string(http_->port()) + "/metrics");
   return Status::Ok();
+}
+
+Status Server::AddIncidentRoutes() {
+  auto json = [](int status, std::string body) {
+    HttpResponse r;
+    r.status = status;
+    r.content_type = "application/json";
+    r.body = std::move(body);
+    return r;
+  };
+  auto failed = [json](const Status& s) {
+    std::string body = "{\"error\":";
+    AppendJsonString(&body, s.message());
+    return json(s.code() == StatusCode::kNotFound ? 404 : 500, body + "}\n");
+  };
+  FL_RETURN_IF_ERROR(http_->AddGetRoute("/api/incidents", [this, json, failed](
+                                                              const HttpRequest& request) {
+    size_t limit = 100;
+    auto it = request.query.find("limit");
+    if (it != request.query.end()) limit = std::strtoul(it->second.c_str(), nullptr, 10);
+    Result<std::string> list = incidents_->ListJson(std::max<size_t>(limit, 1));
+    return list.ok() ? json(200, *list + "\n") : failed(list.status());
+  }));
+  return http_->AddGetPrefixRoute(
+      "/api/incidents/", [this, json, failed](const HttpRequest& request) {
+        Result<std::string> one = incidents_->GetJson(request.path_suffix);
+        return one.ok() ? json(200, *one + "\n") : failed(one.status());
+      });
 }
 
 Status Server::Run(ServeSummary* summary) {
@@ -590,7 +631,29 @@ Status Server::Run(ServeSummary* summary) {
     producer_options.interrupted = request_.stop;
     FL_ASSIGN_OR_RETURN(dead_letter_producer_, ingest::KafkaProducer::Create(producer_options));
   }
+  if (request_.incidents) {
+    IncidentWatchOptions watch;
+    watch.db_dir = request_.db_dir;
+    watch.interval_ms = request_.incidents_interval_ms;
+    watch.signal_rules = request_.config.signal_rules;
+    watch.topology_edges = request_.config.topology_edges;
+    watch.log = [this](const std::string& line) { Log(line); };
+    if (!request_.incidents_topic.empty()) {
+      ingest::ProducerOptions producer_options;
+      producer_options.bootstrap_servers = request_.brokers;
+      producer_options.properties = {{"linger.ms", "20"}};
+      producer_options.interrupted = request_.stop;
+      FL_ASSIGN_OR_RETURN(incidents_producer_, ingest::KafkaProducer::Create(producer_options));
+      watch.publish = [this](const std::string& id, const std::string& body) {
+        Status sent = incidents_producer_->Produce(request_.incidents_topic, id, body, {});
+        if (!sent.ok()) Log("incidents topic: " + sent.message() + " (kept in the store)");
+        incidents_producer_->Poll(0);
+      };
+    }
+    incidents_ = std::make_unique<IncidentWatch>(std::move(watch), store_);
+  }
   FL_RETURN_IF_ERROR(StartHttp());
+  if (incidents_ != nullptr) FL_RETURN_IF_ERROR(incidents_->Start());
   if (request_.on_ready) request_.on_ready(http_ != nullptr ? http_->port() : 0);
 
   const int threads = WorkerThreads(request_.config.ingest.threads);
@@ -660,6 +723,11 @@ Status Server::Run(ServeSummary* summary) {
   if (dead_letter_producer_ != nullptr) {
     Status flushed = dead_letter_producer_->Flush(5000);
     if (!flushed.ok()) Log("dead-letter topic: " + flushed.message());
+  }
+  if (incidents_ != nullptr) incidents_->Stop();
+  if (incidents_producer_ != nullptr) {
+    Status flushed = incidents_producer_->Flush(5000);
+    if (!flushed.ok()) Log("incidents topic: " + flushed.message());
   }
   if (http_ != nullptr) http_->Stop();
   *summary = totals_;

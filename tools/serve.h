@@ -43,6 +43,12 @@ struct ServeRequest {
   std::string metrics_addr = "127.0.0.1:9464";
   // Dead letters also go to this topic (reason in a header); empty: store only.
   std::string dead_letter_topic;
+  // Incidents (tools/incident_watch.h): computed every incidents_interval_ms
+  // on event time, stored, served at /api/incidents, and produced to this
+  // topic (keyed by id, one JSON object each) when it is set.
+  bool incidents = true;
+  int incidents_interval_ms = 10'000;
+  std::string incidents_topic;
   // A pipeline batch: up to this many messages or bytes, or what arrived
   // within batch_wait_ms of the first.
   size_t batch_max_messages = 20000;

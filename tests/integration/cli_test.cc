@@ -20,6 +20,7 @@ namespace faultline {
 namespace {
 
 using testing::CommandResult;
+using testing::OutageLines;
 using testing::RunCommand;
 using testing::ShellQuote;
 
@@ -486,30 +487,7 @@ TEST_F(CliTest, SignalsAnomaliesAndTopologyOnAnOutage) {
   const std::string path = dir_.Sub("outage.ndjson");
   {
     std::ofstream out(path);
-    const int64_t t0 = 1'767'225'600;  // 2026-01-01T00:00:00Z
-    std::mt19937 rng(5);
-    for (int s = 0; s < 40 * 60; ++s) {
-      const bool failing = s >= 30 * 60;
-      for (int k = 0; k < 5; ++k) {
-        const int64_t ns = (t0 + s) * 1'000'000'000LL + k * 100'000'000LL;
-        const std::string trace = std::to_string(s * 10 + k) + "abcdef0123456789abcdef";
-        const bool error = failing ? rng() % 2 == 0 : rng() % 500 == 0;
-        out << R"({"ts_ns":)" << ns << R"(,"service":"gateway","level":"INFO","msg":"request )"
-            << k << R"( routed","status":)" << (error ? 503 : 200) << R"(,"trace_id":")" << trace
-            << "\"}\n";
-        out << R"({"ts_ns":)" << ns + 1000 << R"(,"service":"api","level":")"
-            << (error ? "ERROR" : "INFO") << R"(","msg":")"
-            << (error ? "upstream pool exhausted after 3 tries" : "served chat completion")
-            << R"(","trace_id":")" << trace << "\"}\n";
-        out << R"({"kind":"span","ts_ns":)" << ns << R"(,"service":"gateway","name":"route","trace_id":")"
-            << trace << R"(","span_id":"g)" << s * 10 + k << R"(","duration_us":)" << 5000
-            << "}\n";
-        out << R"({"kind":"span","ts_ns":)" << ns + 1000
-            << R"(,"service":"api","name":"complete","trace_id":")" << trace << R"(","span_id":"a)"
-            << s * 10 + k << R"(","parent_span_id":"g)" << s * 10 + k << R"(","duration_us":)"
-            << (error ? 90000 : 3000) << "}\n";
-      }
-    }
+    for (const std::string& line : OutageLines()) out << line << "\n";
   }
   ASSERT_EQ(Ingest("-q " + ShellQuote(path)).exit_code, 0);
 

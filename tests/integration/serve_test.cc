@@ -22,6 +22,7 @@
 #include "core/time.h"
 #include "ingest/kafka_broker.h"
 #include "ingest/kafka_producer.h"
+#include "storage/reader.h"
 #include "tests/testutil/child_process.h"
 #include "tests/testutil/test_util.h"
 
@@ -30,6 +31,8 @@ namespace {
 
 using ::faultline::testing::ChildProcess;
 using ::faultline::testing::FaultlineBinary;
+using ::faultline::testing::KcatConsume;
+using ::faultline::testing::OutageLines;
 using ::faultline::testing::ReadFile;
 using ::faultline::testing::RunCommand;
 using ::faultline::testing::ShellQuote;
@@ -500,6 +503,85 @@ TEST_F(ServeTest, DeadLettersAlsoGoToTheDeadLetterTopicWithTheReason) {
   serve->Signal(SIGTERM);
   EXPECT_EQ(serve->Wait(15s), 0) << ServeLogs();
   ExpectExactlyOnce({db}, 50);
+}
+
+// Incidents on event time: an outage streamed through the broker opens an
+// incident whose cause is the failing api, logged, served at
+// /api/incidents, stored, and produced to --incidents-topic.
+TEST_F(ServeTest, IncidentsOpenOnEventTimeAndAreLoggedServedStoredAndProduced) {
+  const std::string db = dir_.Sub("db");
+  const std::string topic = UniqueName("incidents");
+  ASSERT_OK(broker_->CreateTopic(topic, 1));
+  std::unique_ptr<ChildProcess> serve =
+      StartServe(db, {"--incidents-interval", "300ms", "--incidents-topic", topic}, "127.0.0.1:0");
+  auto producer = MakeProducer();
+  ASSERT_NE(producer, nullptr);
+  const std::vector<std::string> lines = OutageLines();
+  for (size_t i = 0; i < lines.size(); ++i) {
+    // Keyed by service, so one service's records stay in order.
+    const std::string& line = lines[i];
+    const std::string key = line.find("\"service\":\"api\"") != std::string::npos ? "api" : "gateway";
+    ASSERT_OK(producer->Produce(topic_, key, line));
+    if (i % 5000 == 4999) std::this_thread::sleep_for(50ms);  // the broker keeps a few MiB
+  }
+  ASSERT_OK(producer->Flush(60000));
+  std::string id;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        const std::string log = ReadFile(dir_.Sub("serve-1.err"));
+        const size_t at = log.find("incident ");
+        if (at == std::string::npos || log.find(" opened at ", at) == std::string::npos) {
+          return false;
+        }
+        id = log.substr(at + 9, log.find(' ', at + 9) - at - 9);
+        return true;
+      },
+      90s))
+      << ServeLogs();
+  const std::string log = ReadFile(dir_.Sub("serve-1.err"));
+  EXPECT_NE(log.find("incident " + id + " opened at 2026-01-01T00:30:00Z: cause api"),
+            std::string::npos)
+      << log;
+
+  int port = 0;
+  const size_t at = log.find("metrics: http://127.0.0.1:");
+  ASSERT_NE(at, std::string::npos) << log;
+  port = std::atoi(log.c_str() + at + std::string("metrics: http://127.0.0.1:").size());
+  httplib::Client client("127.0.0.1", port);
+  client.set_read_timeout(5, 0);
+  httplib::Result list = client.Get("/api/incidents");
+  ASSERT_TRUE(list);
+  EXPECT_EQ(list->status, 200);
+  EXPECT_EQ(list->body.front(), '[');
+  EXPECT_NE(list->body.find("\"id\":\"" + id + "\""), std::string::npos) << list->body;
+  httplib::Result one = client.Get("/api/incidents/" + id);
+  ASSERT_TRUE(one);
+  EXPECT_EQ(one->status, 200);
+  EXPECT_NE(one->body.find("\"causes\":[{\"service\":\"api\""), std::string::npos) << one->body;
+  EXPECT_NE(one->body.find("\"chain\":[\"api\",\"gateway\"]"), std::string::npos) << one->body;
+  httplib::Result none = client.Get("/api/incidents/20200101T000000-000000");
+  ASSERT_TRUE(none);
+  EXPECT_EQ(none->status, 404);
+
+  // kcat, an independent client, reads the incident from the topic.
+  std::vector<std::string> produced;
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        produced = KcatConsume(broker_->bootstrap_servers(), topic, "%k %s\\n");
+        return !produced.empty();
+      },
+      60s));
+  bool found = false;
+  for (const std::string& message : produced) found = found || message.find(id) != std::string::npos;
+  EXPECT_TRUE(found) << produced.size() << " messages";
+
+  serve->Signal(SIGTERM);
+  EXPECT_EQ(serve->Wait(15s), 0) << ServeLogs();
+  Result<std::unique_ptr<storage::Reader>> reader = storage::Reader::Open(db);
+  ASSERT_TRUE(reader.ok());
+  Result<std::string> stored = (*reader)->Incident(id);
+  ASSERT_TRUE(stored.ok()) << stored.status().ToString();
+  EXPECT_NE(stored->find("\"service\":\"api\""), std::string::npos);
 }
 
 }  // namespace

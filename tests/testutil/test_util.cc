@@ -120,4 +120,36 @@ std::vector<std::string> KcatConsume(const std::string& brokers, const std::stri
   return SplitLines(r.out);
 }
 
+std::vector<std::string> OutageLines() {
+  std::vector<std::string> lines;
+  const int64_t t0 = 1'767'225'600;  // 2026-01-01T00:00:00Z
+  std::mt19937 rng(5);
+  for (int s = 0; s < 40 * 60; ++s) {
+    const bool failing = s >= 30 * 60;
+    for (int k = 0; k < 5; ++k) {
+      const int64_t ns = (t0 + s) * 1'000'000'000LL + k * 100'000'000LL;
+      const std::string trace = std::to_string(s * 10 + k) + "abcdef0123456789abcdef";
+      const std::string span = std::to_string(s * 10 + k);
+      const bool error = failing ? rng() % 2 == 0 : rng() % 500 == 0;
+      lines.push_back(R"({"ts_ns":)" + std::to_string(ns) +
+                      R"(,"service":"gateway","level":"INFO","msg":"request )" +
+                      std::to_string(k) + R"( routed","status":)" + (error ? "503" : "200") +
+                      R"(,"trace_id":")" + trace + "\"}");
+      lines.push_back(R"({"ts_ns":)" + std::to_string(ns + 1000) +
+                      R"(,"service":"api","level":")" + (error ? "ERROR" : "INFO") +
+                      R"(","msg":")" +
+                      (error ? "upstream pool exhausted after 3 tries" : "served chat completion") +
+                      R"(","trace_id":")" + trace + "\"}");
+      lines.push_back(R"({"kind":"span","ts_ns":)" + std::to_string(ns) +
+                      R"(,"service":"gateway","name":"route","trace_id":")" + trace +
+                      R"(","span_id":"g)" + span + R"(","duration_us":5000})");
+      lines.push_back(R"({"kind":"span","ts_ns":)" + std::to_string(ns + 1000) +
+                      R"(,"service":"api","name":"complete","trace_id":")" + trace +
+                      R"(","span_id":"a)" + span + R"(","parent_span_id":"g)" + span +
+                      R"(","duration_us":)" + (error ? "90000" : "3000") + "}");
+    }
+  }
+  return lines;
+}
+
 }  // namespace faultline::testing

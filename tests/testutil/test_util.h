@@ -59,6 +59,13 @@ std::string FaultlineBinary();
 
 // The lines of `text`, without their '\n'.
 std::vector<std::string> SplitLines(const std::string& text);
+
+// A small outage, as JSON lines in time order: 40 minutes from
+// 2026-01-01T00:00:00Z of a gateway calling an api (logs with a status, a
+// span each), 5 requests a second; at 00:30:00 half of the api's requests
+// start failing ("upstream pool exhausted after 3 tries", ERROR; its spans
+// slow from 3 to 90 ms) and the gateway returns 503 for them.
+std::vector<std::string> OutageLines();
 // A TCP port on 127.0.0.1 that nothing listens on at the time of the call
 // (another process may still take it before the caller binds it).
 int FreeLoopbackPort();

@@ -1,0 +1,159 @@
+#include "tools/incident_watch.h"
+
+#include <chrono>
+#include <cstdio>
+
+#include "core/time.h"
+#include "correlate/scan.h"
+#include "correlate/topology.h"
+#include "tools/internal/cli_util.h"
+
+namespace faultline::tools {
+
+IncidentWatch::IncidentWatch(IncidentWatchOptions options, storage::Store* store)
+    : options_(std::move(options)), store_(store) {}
+
+IncidentWatch::~IncidentWatch() { Stop(); }
+
+void IncidentWatch::Log(const std::string& line) const {
+  if (options_.log) {
+    options_.log(line);
+  } else {
+    std::fprintf(stderr, "faultline serve: %s\n", line.c_str());
+  }
+}
+
+Status IncidentWatch::Start() {
+  FL_ASSIGN_OR_RETURN(correlate::SignalClassifier classifier,
+                      correlate::SignalClassifier::Create(options_.signal_rules));
+  classifier_.emplace(std::move(classifier));
+  thread_ = std::thread([this] { Loop(); });
+  return Status::Ok();
+}
+
+void IncidentWatch::Stop() {
+  {
+    std::scoped_lock lock(mu_);
+    stop_ = true;
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void IncidentWatch::ObserveEventTime(int64_t ts_ns) {
+  int64_t seen = max_event_ns_.load(std::memory_order_relaxed);
+  while (ts_ns > seen &&
+         !max_event_ns_.compare_exchange_weak(seen, ts_ns, std::memory_order_relaxed)) {
+  }
+}
+
+Status IncidentWatch::EnsureReader() {
+  if (reader_ != nullptr) return reader_->CatchUp();
+  FL_ASSIGN_OR_RETURN(reader_, storage::Reader::Open(options_.db_dir));
+  return Status::Ok();
+}
+
+void IncidentWatch::Loop() {
+  std::unique_lock lock(mu_);
+  while (!stop_) {
+    wake_.wait_for(lock, std::chrono::milliseconds(options_.interval_ms), [&] { return stop_; });
+    if (stop_) break;
+    const int64_t newest = max_event_ns_.load(std::memory_order_relaxed);
+    if (newest == INT64_MIN) continue;
+    const int64_t watermark = newest - options_.lateness_ns;
+    if (watermark <= last_watermark_) continue;
+    lock.unlock();
+    Result<size_t> changed = RunOnce(watermark);
+    if (!changed.ok()) Log("incidents: " + changed.status().message());
+    lock.lock();
+  }
+}
+
+Result<size_t> IncidentWatch::RunOnce(int64_t watermark_ns) {
+  if (!classifier_.has_value()) {
+    FL_ASSIGN_OR_RETURN(correlate::SignalClassifier classifier,
+                        correlate::SignalClassifier::Create(options_.signal_rules));
+    classifier_.emplace(std::move(classifier));
+  }
+  std::vector<correlate::Incident> incidents;
+  {
+    std::scoped_lock lock(reader_mu_);
+    FL_RETURN_IF_ERROR(EnsureReader());
+    const int64_t bucket_ns = internal::StoredBucketWidth(reader_.get());
+    // Whole buckets only: the one the watermark is in is still filling.
+    const int64_t until = watermark_ns / bucket_ns * bucket_ns;
+    const int64_t since = until - options_.lookback_ns;
+    correlate::ScanOptions scan;
+    scan.history_ns = options_.history_ns;
+    const int64_t habits = options_.correlate.habit_window_ns;
+    FL_ASSIGN_OR_RETURN(std::vector<correlate::Finding> findings,
+                        correlate::FindAnomalies(reader_.get(), since - habits, until, bucket_ns,
+                                                 *classifier_, scan));
+    FL_ASSIGN_OR_RETURN(std::vector<correlate::Edge> edges,
+                        correlate::LoadStoredEdges(reader_.get(), since - options_.history_ns,
+                                                   until, options_.topology_edges));
+    incidents = correlate::GroupIncidents(std::move(findings), edges, bucket_ns, until,
+                                          options_.correlate, since);
+    for (correlate::Incident& x : incidents) {
+      FL_RETURN_IF_ERROR(correlate::CollectEvidenceLines(reader_.get(), &x));
+    }
+  }
+  last_watermark_ = watermark_ns;
+  passes_.fetch_add(1, std::memory_order_relaxed);
+  size_t changed = 0;
+  for (const correlate::Incident& x : incidents) {
+    const std::string cause =
+        x.identified && !x.causes.empty() ? x.causes.front().service : "unknown";
+    auto it = known_.find(x.id);
+    const bool opened = it == known_.end();
+    const bool new_cause = !opened && it->second.cause != cause;
+    const bool new_state = !opened && it->second.state != x.state;
+    if (!opened && !new_cause && !new_state) continue;
+    std::string json = correlate::IncidentJson(x);
+    const std::string what =
+        cause == "unknown"
+            ? std::string("cause unknown")
+            : "cause " + cause + " (" + std::string(correlate::FamilyName(x.causes[0].family)) +
+                  (x.causes[0].kind.empty() ? "" : "/" + x.causes[0].kind) + ")";
+    if (opened) {
+      Log("incident " + x.id + " opened at " + FormatRfc3339(x.onset_ns, 0) + ": " + what +
+          ", " + std::to_string(x.services.size()) + " services changed");
+    } else if (new_cause) {
+      Log("incident " + x.id + " cause changed: " + it->second.cause + " -> " + cause);
+    }
+    if (new_state || (opened && x.state == correlate::IncidentState::kResolved)) {
+      Log("incident " + x.id + " " + correlate::IncidentStateName(x.state) +
+          (x.state == correlate::IncidentState::kResolved
+               ? " at " + FormatRfc3339(x.resolved_ns, 0)
+               : std::string()));
+    }
+    FL_RETURN_IF_ERROR(store_->PutIncident(x.id, json));
+    if (options_.publish) options_.publish(x.id, json);
+    known_[x.id] = Known{cause, x.state, std::move(json)};
+    ++changed;
+  }
+  return changed;
+}
+
+Result<std::string> IncidentWatch::ListJson(size_t limit) {
+  std::scoped_lock lock(reader_mu_);
+  FL_RETURN_IF_ERROR(EnsureReader());
+  std::string out = "[";
+  size_t n = 0;
+  FL_RETURN_IF_ERROR(reader_->Incidents("", "", /*reverse=*/true,
+                                        [&](const std::string&, const std::string& body) {
+                                          if (n > 0) out += ',';
+                                          out += body;
+                                          return ++n < limit;
+                                        }));
+  out += "]";
+  return out;
+}
+
+Result<std::string> IncidentWatch::GetJson(const std::string& id) {
+  std::scoped_lock lock(reader_mu_);
+  FL_RETURN_IF_ERROR(EnsureReader());
+  return reader_->Incident(id);
+}
+
+}  // namespace faultline::tools

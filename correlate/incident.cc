@@ -81,12 +81,58 @@ bool Propagates(const Finding& f) {
   return !IsDemand(f) && f.services.empty() && f.signal.rfind("metric:", 0) != 0;
 }
 
+// What can explain other services' changes: what travels (Propagates), a
+// demand change, or a resource gauge (CPU, memory, GPU, disk...). A gauge of
+// a symptom (a latency percentile, a request rate) is not a cause of
+// anything else by itself.
+bool CanCause(const Finding& f) {
+  if (Propagates(f) || IsDemand(f)) return true;
+  if (!f.services.empty() || f.signal.rfind("metric:", 0) != 0) return false;
+  return f.family != Family::kUnknown && !f.kind.empty() && f.kind != "latency" &&
+         f.kind != "traffic" && f.kind != "errors";
+}
+
+// Slow calls (edge.latency{caller=X} on Y: the latency X saw) belong to Y,
+// unless X sees several of its callees slow while Y is slow to fewer of its
+// callers: then the slowness is on X's side (X starved of CPU, X's network)
+// and the finding is X's. Returns the service each finding counts for.
+std::vector<std::string> SlowCallOwners(const std::vector<Finding>& fs) {
+  std::map<std::string, std::set<std::string>> slow_callers, slow_callees;
+  auto caller_of = [](const Finding& f) {
+    return f.dimension.substr(kCallerDimension.size());
+  };
+  auto slow_call = [](const Finding& f) {
+    return f.signal == kEdgeLatency && f.anomaly.direction == Direction::kUp &&
+           f.dimension.rfind(kCallerDimension, 0) == 0;
+  };
+  for (const Finding& f : fs) {
+    if (!slow_call(f)) continue;
+    slow_callers[f.service].insert(caller_of(f));
+    slow_callees[caller_of(f)].insert(f.service);
+  }
+  std::vector<std::string> owner;
+  owner.reserve(fs.size());
+  for (const Finding& f : fs) {
+    if (slow_call(f)) {
+      const std::string caller = caller_of(f);
+      const size_t callees = slow_callees[caller].size(), callers = slow_callers[f.service].size();
+      if (callees >= 2 && callees > callers) {
+        owner.push_back(caller);
+        continue;
+      }
+    }
+    owner.push_back(f.service);
+  }
+  return owner;
+}
+
 struct Candidate {
   std::string service;
   std::vector<size_t> findings;  // indices, strongest first
   double own = 0;
   double own_fault = 0;   // Propagates(): what its callers would see
   double own_demand = 0;  // demand changes: what its callees would see
+  double own_cause = 0;   // CanCause(): what could explain others' changes
   int64_t onset_ns = INT64_MAX;
   int64_t fault_onset_ns = INT64_MAX;   // first Propagates() finding
   int64_t demand_onset_ns = INT64_MAX;  // first demand finding
@@ -305,14 +351,15 @@ void Rank(Incident* incident, const Graph& graph, int64_t bucket_ns,
   const std::vector<Finding>& fs = incident->timeline;
   std::map<std::string, Candidate> by_service;
   std::vector<double> weight(fs.size());
+  const std::vector<std::string> owner = SlowCallOwners(fs);
   for (size_t i = 0; i < fs.size(); ++i) {
     weight[i] = FindingWeight(fs[i]);
     auto habit = habits.find({fs[i].service, fs[i].signal, fs[i].dimension});
     if (habit != habits.end()) weight[i] /= 1.0 + habit->second;
     incident->weight += weight[i];
     if (!fs[i].services.empty()) continue;  // common mode: context, not a candidate
-    Candidate& c = by_service[fs[i].service];
-    c.service = fs[i].service;
+    Candidate& c = by_service[owner[i]];
+    c.service = owner[i];
     c.findings.push_back(i);
     c.onset_ns = std::min(c.onset_ns, fs[i].onset_ns);
     if (Propagates(fs[i])) c.fault_onset_ns = std::min(c.fault_onset_ns, fs[i].onset_ns);
@@ -323,15 +370,17 @@ void Rank(Incident* incident, const Graph& graph, int64_t bucket_ns,
   for (auto& [name, c] : by_service) {
     std::stable_sort(c.findings.begin(), c.findings.end(),
                      [&](size_t a, size_t b) { return weight[a] > weight[b]; });
-    std::vector<double> all, fault, demand;
+    std::vector<double> all, fault, demand, cause;
     for (size_t i : c.findings) {
       all.push_back(weight[i]);
       if (IsDemand(fs[i])) demand.push_back(weight[i]);
       if (Propagates(fs[i])) fault.push_back(weight[i]);
+      if (CanCause(fs[i])) cause.push_back(weight[i]);
     }
     c.own = Diminishing(all);
     c.own_fault = Diminishing(fault);
     c.own_demand = Diminishing(demand);
+    c.own_cause = Diminishing(cause);
     first_onset = std::min(first_onset, c.onset_ns);
   }
   std::vector<Cause> causes;
@@ -347,7 +396,7 @@ void Rank(Incident* incident, const Graph& graph, int64_t bucket_ns,
     // explains a loud one only as far as it is itself convincing.
     auto credit = [&](const Candidate& other, double evidence, int d) {
       if (other.onset_ns + bucket_ns < c.onset_ns) return 0.0;
-      return std::min(evidence, c.own) * kExplainShare * std::pow(0.5, d - 1);
+      return std::min(evidence, c.own_cause) * kExplainShare * std::pow(0.5, d - 1);
     };
     for (const auto& [other, d] : Graph::Reach(graph.callers, name, options.max_depth)) {
       auto it = by_service.find(other);

@@ -42,7 +42,7 @@ namespace faultline::correlate {
 struct CorrelateOptions {
   // Findings whose onsets are at most this far after the latest onset of an
   // incident join it; a longer quiet gap starts a new incident.
-  int64_t group_gap_ns = int64_t{2} * 60 * 1'000'000'000;
+  int64_t group_gap_ns = int64_t{60} * 1'000'000'000;
   // An incident resolves when every finding has ended and stayed ended this
   // long (every signal back to its baseline).
   int64_t resolve_after_ns = int64_t{5} * 60 * 1'000'000'000;

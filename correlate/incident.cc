@@ -41,6 +41,14 @@ bool IsLatency(const std::string& signal) {
   return signal == "latency" || signal == "span.latency" || signal == kEdgeLatency;
 }
 
+// A resource gauge that changed (CPU, memory, GPU, disk, network bytes,
+// ...): a cause in itself. A gauge of a symptom (a latency percentile, a
+// request rate, a success rate) describes what others did to the service.
+bool IsResource(const Finding& f) {
+  return f.signal.rfind("metric:", 0) == 0 && f.family != Family::kUnknown && !f.kind.empty() &&
+         f.kind != "latency" && f.kind != "traffic" && f.kind != "errors";
+}
+
 // How directly a finding says "this service is failing", before strength.
 // A judgement of what each signal means, the same for every fleet.
 double SignalFactor(const Finding& f) {
@@ -55,7 +63,7 @@ double SignalFactor(const Finding& f) {
   if (f.signal == "http.429") return up ? 1.0 : 0.2;
   if (f.signal == kEdgeLatency) return up ? 1.0 : 0.3;
   if (IsLatency(f.signal)) return up ? 0.8 : 0.3;
-  if (f.signal.rfind("metric:", 0) == 0) return 0.4;
+  if (f.signal.rfind("metric:", 0) == 0) return IsResource(f) ? 0.6 : 0.25;
   return 0.5;  // traffic: records, calls, requests
 }
 
@@ -87,15 +95,14 @@ bool Propagates(const Finding& f) {
 // anything else by itself.
 bool CanCause(const Finding& f) {
   if (Propagates(f) || IsDemand(f)) return true;
-  if (!f.services.empty() || f.signal.rfind("metric:", 0) != 0) return false;
-  return f.family != Family::kUnknown && !f.kind.empty() && f.kind != "latency" &&
-         f.kind != "traffic" && f.kind != "errors";
+  return f.services.empty() && IsResource(f);
 }
 
 // Slow calls (edge.latency{caller=X} on Y: the latency X saw) belong to Y,
-// unless X sees several of its callees slow while Y is slow to fewer of its
-// callers: then the slowness is on X's side (X starved of CPU, X's network)
-// and the finding is X's. Returns the service each finding counts for.
+// unless the slowness is on X's side (X starved of CPU, X's network): X
+// sees several of its callees slow while Y is slow to fewer of its callers,
+// or Y is slow to X alone and X's own resources changed. Then the finding is
+// X's. Returns the service each finding counts for.
 std::vector<std::string> SlowCallOwners(const std::vector<Finding>& fs) {
   std::map<std::string, std::set<std::string>> slow_callers, slow_callees;
   auto caller_of = [](const Finding& f) {
@@ -105,7 +112,9 @@ std::vector<std::string> SlowCallOwners(const std::vector<Finding>& fs) {
     return f.signal == kEdgeLatency && f.anomaly.direction == Direction::kUp &&
            f.dimension.rfind(kCallerDimension, 0) == 0;
   };
+  std::set<std::string> starved;  // services whose own resources changed
   for (const Finding& f : fs) {
+    if (IsResource(f) && f.services.empty()) starved.insert(f.service);
     if (!slow_call(f)) continue;
     slow_callers[f.service].insert(caller_of(f));
     slow_callees[caller_of(f)].insert(f.service);
@@ -116,7 +125,8 @@ std::vector<std::string> SlowCallOwners(const std::vector<Finding>& fs) {
     if (slow_call(f)) {
       const std::string caller = caller_of(f);
       const size_t callees = slow_callees[caller].size(), callers = slow_callers[f.service].size();
-      if (callees >= 2 && callees > callers) {
+      if ((callees >= 2 && callees > callers) ||
+          (callers == 1 && starved.count(caller) > 0 && starved.count(f.service) == 0)) {
         owner.push_back(caller);
         continue;
       }

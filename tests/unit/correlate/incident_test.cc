@@ -182,6 +182,26 @@ TEST(IncidentTest, ALouderCallerThatChangedLaterIsAVictim) {
   EXPECT_NE(x.causes[1].why.find("changed no later"), std::string::npos) << x.causes[1].why;
 }
 
+// Slow calls are what the caller saw: when the caller itself is starved of
+// CPU, its calls to a healthy callee look slow. The caller is the cause.
+TEST(IncidentTest, ACpuStarvedCallerIsTheCauseOfItsSlowCallsNotTheCallee) {
+  Finding slow = Make("scheduler", "edge.latency", Family::kUnknown, "", 10, 40);
+  slow.dimension = "caller=chat";
+  Incident x = Explain({
+      Make("chat", "metric:cpu_usage", Family::kInfrastructure, "cpu", 0, 60),
+      slow,
+      Make("gateway", "http.5xx", Family::kSoftware, "5xx", 20, 10),
+  });
+  ASSERT_FALSE(x.causes.empty());
+  EXPECT_EQ(x.causes[0].service, "chat") << x.causes[0].why;
+  EXPECT_EQ(x.causes[0].kind, "cpu");
+  // The same slow calls with a healthy caller are the callee's.
+  Incident y = Explain({slow, Make("gateway", "http.5xx", Family::kSoftware, "5xx", 20, 10)});
+  ASSERT_FALSE(y.causes.empty());
+  EXPECT_EQ(y.causes[0].service, "scheduler") << y.causes[0].why;
+  EXPECT_EQ(y.causes[0].kind, "network");
+}
+
 TEST(IncidentTest, WeakEvidenceIsUnknownAndNoFindingsIsNoIncident) {
   Incident weak = Explain({Make("cache", "metric:memory_usage", Family::kInfrastructure, "memory", 0, 2)});
   ASSERT_EQ(weak.causes.size(), 1u);

@@ -233,6 +233,10 @@ CLI::App* AddExplainCommand(CLI::App* app, IncidentFlags* flags) {
   cmd->add_option("--at", flags->at, "Explain the window around this time (RFC 3339 or 15m ago)");
   cmd->add_option("--window", flags->window,
                   "With --at: the window's length, centred on the time (default 10m)");
+  cmd->add_option("--after", flags->after,
+                  "With --at: data after the window that may confirm changes which began in it "
+                  "(a line that stopped is known to have stopped minutes later; default 0s: what "
+                  "was known at the window's end, as the stream saw it)");
   cmd->add_option("--history", flags->history,
                   "Data before the window that baselines come from (default 1h)");
   cmd->add_option("--config", flags->config, "Config file: [[signals.rules]], [topology] edges");
@@ -262,10 +266,23 @@ int RunExplainCommand(const std::string& db, const IncidentFlags& flags) {
     correlate::CorrelateOptions options;
     std::vector<Finding> findings;
     std::vector<correlate::Edge> edges;
-    if (Status s = Load(&ctx, since - options.habit_window_ns, until, &findings, &edges);
+    int64_t after = 0;
+    if (!flags.after.empty()) {
+      Result<int64_t> parsed = ParseDuration(flags.after);
+      if (!parsed.ok() || *parsed < 0) {
+        return Fail(Status::InvalidArgument("--after: expected a duration such as 5m or 0s"));
+      }
+      after = *parsed;
+    }
+    if (Status s =
+            Load(&ctx, since - options.habit_window_ns, until + after, &findings, &edges);
         !s.ok()) {
       return Fail(s);
     }
+    // Data after the window confirms changes that began in it (a line that
+    // stopped is only known to have stopped some minutes later); changes
+    // that began after it are not part of the answer.
+    std::erase_if(findings, [&](const Finding& f) { return f.onset_ns >= until; });
     // Findings before the window are the habits it is judged against.
     auto in_window = std::stable_partition(findings.begin(), findings.end(),
                                            [&](const Finding& f) { return f.onset_ns < since; });
@@ -284,7 +301,7 @@ int RunExplainCommand(const std::string& db, const IncidentFlags& flags) {
       return 0;
     }
     incident = correlate::Correlate(std::move(findings), edges, ctx.bucket_ns,
-                                    std::min(until, DataEnd(ctx.reader.get())), options,
+                                    std::min(until + after, DataEnd(ctx.reader.get())), options,
                                     earlier);
   } else {
     Result<Incident> found = FindIncident(&ctx, flags.id);

@@ -16,6 +16,7 @@ struct IncidentFlags {
   std::string id;                   // explain ID, status ID
   std::string at;                   // explain --at T
   std::string window = "10m";       // explain --at: centred on T
+  std::string after;                // explain --at: confirmation data after the window
   std::string since, until, zone = "UTC";  // incidents
   std::string history = "1h";       // baseline data before the window
   std::string output;               // per command default

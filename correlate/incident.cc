@@ -12,6 +12,7 @@
 
 #include "core/json_writer.h"
 #include "core/time.h"
+#include "correlate/blame.h"
 
 namespace faultline::correlate {
 
@@ -60,6 +61,8 @@ double SignalFactor(const Finding& f) {
     return f.family == Family::kUnknown ? 0.6 : 1.2;
   }
   if (IsErrorCount(f.signal)) return up ? 1.5 : 0.2;
+  // Errors its callers logged in requests that went through it: indirect.
+  if (f.signal == kTraceErrors) return 1.0;
   if (f.signal == "http.429") return up ? 1.0 : 0.2;
   if (f.signal == kEdgeLatency) return up ? 1.0 : 0.3;
   if (IsLatency(f.signal)) return up ? 0.8 : 0.3;
@@ -85,8 +88,12 @@ bool IsDemand(const Finding& f) { return f.family == Family::kDemand; }
 // its error lines. A gauge (CPU, memory, a per-pod latency percentile) is
 // evidence about the service itself but is not what travels: a caller of a
 // CPU-starved service sees slow calls, not the CPU metric.
+// Blame by trace (correlate/blame.h) is split evenly over every service a
+// failing request went through, healthy ones included: evidence for a
+// service, but too diffuse to make others its victims.
 bool Propagates(const Finding& f) {
-  return !IsDemand(f) && f.services.empty() && f.signal.rfind("metric:", 0) != 0;
+  return !IsDemand(f) && f.services.empty() && f.signal.rfind("metric:", 0) != 0 &&
+         f.signal != kTraceErrors;
 }
 
 // What can explain other services' changes: what travels (Propagates), a
@@ -234,7 +241,7 @@ struct Graph {
 // say little about which kind it is; a line whose text names the fault, a
 // CPU or GPU metric, a 429 do.
 bool GenericSymptom(const std::string& signal, const std::string& kind) {
-  return IsErrorCount(signal) || IsLatency(signal) || signal == "records" ||
+  return IsErrorCount(signal) || signal == kTraceErrors || IsLatency(signal) || signal == "records" ||
          signal == "span.calls" || signal == "edge.calls" || kind == "errors" ||
          kind == "latency" || kind == "traffic" || kind.empty();
 }
@@ -391,7 +398,15 @@ void Rank(Incident* incident, const Graph& graph, int64_t bucket_ns,
     c.own_fault = Diminishing(fault);
     c.own_demand = Diminishing(demand);
     c.own_cause = Diminishing(cause);
-    first_onset = std::min(first_onset, c.onset_ns);
+  }
+  // Onset order is measured from the first change that matters: the
+  // earliest onset among candidates with at least half the evidence of the
+  // strongest, so that a faint wobble a minute before the fault does not
+  // make everything after it "late".
+  double strongest = 0;
+  for (const auto& [name, c] : by_service) strongest = std::max(strongest, c.own);
+  for (const auto& [name, c] : by_service) {
+    if (c.own >= 0.5 * strongest) first_onset = std::min(first_onset, c.onset_ns);
   }
   std::vector<Cause> causes;
   for (auto& [name, c] : by_service) {
@@ -456,7 +471,8 @@ void Rank(Incident* incident, const Graph& graph, int64_t bucket_ns,
       }
     }
     const double minutes_late =
-        static_cast<double>(c.onset_ns - first_onset) / (60.0 * 1'000'000'000.0);
+        static_cast<double>(std::max<int64_t>(0, c.onset_ns - first_onset)) /
+        (60.0 * 1'000'000'000.0);
     cause.score = (c.own + cause.explained) / (1.0 + kLatePenalty * minutes_late);
     if (!victim_of.empty()) cause.score *= kVictimFactor;
     for (size_t i : c.findings) cause.evidence.push_back(fs[i]);
@@ -470,7 +486,7 @@ void Rank(Incident* incident, const Graph& graph, int64_t bucket_ns,
     if (!explained_names.empty()) {
       why += "; explains " + JoinNames(explained_names, 4) + " through the call graph";
     }
-    if (c.onset_ns == first_onset) why += "; changed first";
+    if (c.onset_ns <= first_onset) why += "; changed first";
     if (!victim_of.empty()) {
       why += "; but " + victim_of + (c.own_fault > 0 && c.own_demand < c.own_fault
                                          ? ", which it calls,"

@@ -6,6 +6,7 @@
 #include <CLI/CLI.hpp>
 
 #include "core/time.h"
+#include "correlate/blame.h"
 #include "correlate/incident.h"
 #include "correlate/scan.h"
 #include "correlate/topology.h"
@@ -283,6 +284,11 @@ int RunExplainCommand(const std::string& db, const IncidentFlags& flags) {
     // stopped is only known to have stopped some minutes later); changes
     // that began after it are not part of the answer.
     std::erase_if(findings, [&](const Finding& f) { return f.onset_ns >= until; });
+    // Errors followed through their traces to the services they came from.
+    Result<correlate::BlameResult> blamed =
+        correlate::TraceBlame(ctx.reader.get(), since, until, ctx.bucket_ns);
+    if (!blamed.ok()) return Fail(blamed.status());
+    for (Finding& f : blamed->findings) findings.push_back(std::move(f));
     // Findings before the window are the habits it is judged against.
     auto in_window = std::stable_partition(findings.begin(), findings.end(),
                                            [&](const Finding& f) { return f.onset_ns < since; });

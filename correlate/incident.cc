@@ -643,6 +643,23 @@ std::vector<Incident> GroupIncidents(std::vector<Finding> findings, const std::v
   return incidents;
 }
 
+Status AddTraceBlame(storage::Reader* reader, const std::vector<Edge>& edges, int64_t bucket_ns,
+                     int64_t now_ns, const CorrelateOptions& options,
+                     const std::vector<Finding>& earlier, Incident* incident) {
+  if (incident->timeline.empty()) return Status::Ok();
+  FL_ASSIGN_OR_RETURN(BlameResult blamed,
+                      TraceBlame(reader, incident->onset_ns,
+                                 std::max(incident->end_ns, incident->onset_ns + bucket_ns),
+                                 bucket_ns));
+  if (blamed.findings.empty()) return Status::Ok();
+  std::vector<Finding> findings = incident->timeline;
+  for (Finding& f : blamed.findings) findings.push_back(std::move(f));
+  const std::string id = incident->id;
+  *incident = Correlate(std::move(findings), edges, bucket_ns, now_ns, options, earlier);
+  incident->id = id;
+  return Status::Ok();
+}
+
 Status CollectEvidenceLines(storage::Reader* reader, Incident* incident, size_t per_cause) {
   if (incident->causes.empty()) return Status::Ok();
   // The top causes' template findings, then their error lines.

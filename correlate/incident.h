@@ -139,6 +139,14 @@ std::vector<Incident> GroupIncidents(std::vector<Finding> findings, const std::v
                                      const CorrelateOptions& options,
                                      int64_t from_ns = INT64_MIN);
 
+// Adds trace blame (correlate/blame.h) over the incident's span, from its
+// onset to its end, to its findings and ranks it again; the id stays what
+// the scan's findings made it. For incidents from GroupIncidents; `edges`,
+// `earlier` and `options` as they were given there.
+Status AddTraceBlame(storage::Reader* reader, const std::vector<Edge>& edges, int64_t bucket_ns,
+                     int64_t now_ns, const CorrelateOptions& options,
+                     const std::vector<Finding>& earlier, Incident* incident);
+
 // Reads up to `per_cause` stored lines of each top cause's template and
 // error findings (and of the chain's services) for Incident::lines.
 Status CollectEvidenceLines(storage::Reader* reader, Incident* incident, size_t per_cause = 3);

@@ -170,9 +170,14 @@ Result<std::vector<Incident>> Incidents(Context* ctx, int64_t since_ns, int64_t 
   std::vector<Finding> findings;
   std::vector<correlate::Edge> edges;
   FL_RETURN_IF_ERROR(Load(ctx, since_ns - options.habit_window_ns, until_ns, &findings, &edges));
-  return correlate::GroupIncidents(std::move(findings), edges, ctx->bucket_ns,
-                                   std::min(until_ns, DataEnd(ctx->reader.get())), options,
-                                   since_ns);
+  const int64_t now = std::min(until_ns, DataEnd(ctx->reader.get()));
+  std::vector<Incident> incidents =
+      correlate::GroupIncidents(findings, edges, ctx->bucket_ns, now, options, since_ns);
+  for (Incident& x : incidents) {
+    FL_RETURN_IF_ERROR(correlate::AddTraceBlame(ctx->reader.get(), edges, ctx->bucket_ns, now,
+                                                options, findings, &x));
+  }
+  return incidents;
 }
 
 // The onset an id names (its first 15 characters: yyyymmddThhmmss).

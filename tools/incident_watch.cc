@@ -92,9 +92,11 @@ Result<size_t> IncidentWatch::RunOnce(int64_t watermark_ns) {
     FL_ASSIGN_OR_RETURN(std::vector<correlate::Edge> edges,
                         correlate::LoadStoredEdges(reader_.get(), since - options_.history_ns,
                                                    until, options_.topology_edges));
-    incidents = correlate::GroupIncidents(std::move(findings), edges, bucket_ns, until,
-                                          options_.correlate, since);
+    incidents = correlate::GroupIncidents(findings, edges, bucket_ns, until, options_.correlate,
+                                          since);
     for (correlate::Incident& x : incidents) {
+      FL_RETURN_IF_ERROR(correlate::AddTraceBlame(reader_.get(), edges, bucket_ns, until,
+                                                  options_.correlate, findings, &x));
       FL_RETURN_IF_ERROR(correlate::CollectEvidenceLines(reader_.get(), &x));
     }
   }

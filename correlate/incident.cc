@@ -26,7 +26,7 @@ constexpr double kMaxFindingWeight = 6.0;
 constexpr double kExplainShare = 0.5;
 // A candidate whose callee changed no later than it did is probably that
 // callee's victim: its score is multiplied by this.
-constexpr double kVictimFactor = 0.5;
+constexpr double kVictimFactor = 0.3;
 // Onset order: a candidate's score is divided by 1 + this per minute its
 // first change came after the incident's first.
 constexpr double kLatePenalty = 0.5;
@@ -419,14 +419,16 @@ void Rank(Incident* incident, const Graph& graph, int64_t bucket_ns,
     // An effect does not start before its cause, and makes its cause no
     // more credible than the cause's own evidence does: a faint change
     // explains a loud one only as far as it is itself convincing.
-    auto credit = [&](const Candidate& other, double evidence, int d) {
-      if (other.onset_ns + bucket_ns < c.onset_ns) return 0.0;
+    // Onsets compared are those of the evidence in question: the other's
+    // failure (or demand change) against this one's first change.
+    auto credit = [&](int64_t other_onset, double evidence, int d) {
+      if (other_onset + bucket_ns < c.onset_ns) return 0.0;
       return std::min(evidence, c.own_cause) * kExplainShare * std::pow(0.5, d - 1);
     };
     for (const auto& [other, d] : Graph::Reach(graph.callers, name, options.max_depth)) {
       auto it = by_service.find(other);
       if (it == by_service.end() || it->second.own_fault <= 0) continue;
-      const double got = credit(it->second, it->second.own_fault, d);
+      const double got = credit(it->second.fault_onset_ns, it->second.own_fault, d);
       if (got <= 0) continue;
       cause.explained += got;
       explained_names.push_back(other);
@@ -434,7 +436,7 @@ void Rank(Incident* incident, const Graph& graph, int64_t bucket_ns,
     for (const auto& [other, d] : Graph::Reach(graph.callees, name, options.max_depth)) {
       auto it = by_service.find(other);
       if (it == by_service.end() || it->second.own_demand <= 0) continue;
-      const double got = credit(it->second, it->second.own_demand, d);
+      const double got = credit(it->second.demand_onset_ns, it->second.own_demand, d);
       if (got <= 0) continue;
       cause.explained += got;
       if (std::find(explained_names.begin(), explained_names.end(), other) ==

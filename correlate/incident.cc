@@ -786,6 +786,12 @@ std::string IncidentJson(const Incident& incident) {
   out += ",\"resolved\":";
   out += incident.resolved_ns != 0 ? "\"" + FormatRfc3339(incident.resolved_ns, 0) + "\""
                                    : std::string("null");
+  out += ",\"time_to_detect_s\":" +
+         Number(static_cast<double>(incident.detected_ns - incident.onset_ns) / 1e9);
+  out += ",\"time_to_recover_s\":";
+  out += incident.ongoing
+             ? std::string("null")
+             : Number(static_cast<double>(incident.end_ns - incident.onset_ns) / 1e9);
   out += ",\"identified\":";
   out += incident.identified ? "true" : "false";
   out += ",\"causes\":[";

@@ -367,7 +367,7 @@ struct ServeFlags {
   std::string metrics_addr = "127.0.0.1:9464";
   std::string dead_letter_topic;
   std::string incidents_topic;
-  std::string incidents_interval = "10s";
+  std::string incidents_interval;  // empty: [incidents] interval
   bool no_incidents = false;
   std::vector<std::string> properties;  // K=V
   int threads = 0;
@@ -393,12 +393,15 @@ int RunServeCommand(const std::string& db, const std::string& config_path,
   request.dead_letter_topic = flags.dead_letter_topic;
   request.incidents = !flags.no_incidents;
   request.incidents_topic = flags.incidents_topic;
-  Result<int64_t> interval = ParseDuration(flags.incidents_interval);
-  if (!interval.ok() || *interval < 1'000'000) {
-    return Fail(Status::InvalidArgument("--incidents-interval: expected a duration of 1ms or more "
-                                        "such as 10s, got '" + flags.incidents_interval + "'"));
+  if (!flags.incidents_interval.empty()) {
+    Result<int64_t> interval = ParseDuration(flags.incidents_interval);
+    if (!interval.ok() || *interval < 1'000'000) {
+      return Fail(Status::InvalidArgument("--incidents-interval: expected a duration of 1ms or "
+                                          "more such as 10s, got '" +
+                                          flags.incidents_interval + "'"));
+    }
+    request.incidents_interval_ms = static_cast<int>(*interval / 1'000'000);
   }
-  request.incidents_interval_ms = static_cast<int>(*interval / 1'000'000);
   request.stop = &g_interrupted;
   Result<ServeSummary> summary = RunServe(request);
   if (!summary.ok()) return Fail(summary.status());
@@ -901,7 +904,8 @@ int RunCli(int argc, char** argv) {
                     "Also produce every incident that opens or changes to this topic (JSON, "
                     "keyed by incident id)");
   serve->add_option("--incidents-interval", serve_flags.incidents_interval,
-                    "How often incidents are recomputed on event time (default 10s); they are "
+                    "How often incidents are recomputed on event time (default: [incidents] "
+                    "interval, 10s); they are "
                     "logged when they open, change cause or resolve, stored, and served at "
                     "/api/incidents and /api/incidents/ID");
   serve->add_flag("--no-incidents", serve_flags.no_incidents,

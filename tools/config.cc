@@ -88,10 +88,12 @@ class ConfigReader {
         ReadSignals(*table);
       } else if (name == "topology") {
         ReadTopology(*table);
+      } else if (name == "incidents") {
+        ReadIncidents(*table);
       } else {
         Error(node, "unknown section [" + name +
                         "] (known: time, limits, fields, storage, ingest, templates, kafka, "
-                        "signals, topology, [[sources]])");
+                        "signals, topology, incidents, [[sources]])");
       }
     }
     CheckTimeLayoutsAreUsed();
@@ -332,6 +334,47 @@ class ConfigReader {
         }
       } else {
         Unknown(node, "topology", name, {"horizon", "peer_keys", "edges"});
+      }
+    }
+  }
+
+  void ReadIncidents(const toml::table& table) {
+    struct Field {
+      const char* name;
+      int64_t* out;
+    };
+    const Field fields[] = {
+        {"group_gap", &config_->correlate.group_gap_ns},
+        {"resolve_after", &config_->correlate.resolve_after_ns},
+        {"habit_window", &config_->correlate.habit_window_ns},
+        {"interval", &config_->incidents_interval_ns},
+        {"lookback", &config_->incidents_lookback_ns},
+        {"lateness", &config_->incidents_lateness_ns},
+    };
+    for (const auto& [key, node] : table) {
+      const std::string name(key.str());
+      const std::string full = "incidents." + name;
+      bool known = false;
+      for (const Field& f : fields) {
+        if (name != f.name) continue;
+        known = true;
+        int64_t ns = 0;
+        Duration(node, full, &ns);
+        if (ns > 0) *f.out = ns;
+      }
+      if (known) continue;
+      if (name == "min_cause_weight" || name == "min_incident_weight") {
+        const std::optional<double> value = node.value<double>();
+        if (!value.has_value() || *value < 0) {
+          Error(node, full + " must be a number >= 0");
+          continue;
+        }
+        (name == "min_cause_weight" ? config_->correlate.min_cause_weight
+                                    : config_->correlate.min_incident_weight) = *value;
+      } else {
+        Unknown(node, "incidents", name,
+                {"group_gap", "resolve_after", "habit_window", "interval", "lookback", "lateness",
+                 "min_cause_weight", "min_incident_weight"});
       }
     }
   }

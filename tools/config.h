@@ -21,6 +21,7 @@
 #include "core/time.h"
 #include "ingest/parser.h"
 #include "correlate/families.h"
+#include "correlate/incident.h"
 #include "correlate/rollup.h"
 #include "correlate/topology.h"
 #include "ingest/template_miner.h"
@@ -72,6 +73,11 @@ struct Config {
   // peer keys), and edges declared by the operator ("caller -> callee").
   correlate::TopologyOptions topology;
   std::vector<std::pair<std::string, std::string>> topology_edges;
+  // [incidents]: grouping, resolution, and serve's passes.
+  correlate::CorrelateOptions correlate;
+  int64_t incidents_interval_ns = int64_t{10} * 1'000'000'000;
+  int64_t incidents_lookback_ns = int64_t{30} * 60 * 1'000'000'000;
+  int64_t incidents_lateness_ns = int64_t{30} * 1'000'000'000;
   // [[signals.rules]]: family rules tried before the built-in ones.
   std::vector<correlate::SignalRule> signal_rules;
   // librdkafka properties for `serve` ([kafka] table), applied after

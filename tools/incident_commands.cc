@@ -107,9 +107,14 @@ std::string ExplainText(const Incident& x, bool markdown) {
   const std::string h1 = markdown ? "# " : "", h2 = markdown ? "\n## " : "\n",
                     bullet = markdown ? "- " : "  ", code = markdown ? "`" : "";
   out += h1 + "Incident " + x.id + "\n";
-  out += (markdown ? "\n" : "") + std::string("Onset ") + Clock(x.onset_ns) + ", " +
-         (x.ongoing ? "ongoing" : "ended " + Clock(x.end_ns)) + "; state " +
-         correlate::IncidentStateName(x.state) + (x.identified ? "" : " (cause unknown)") + "\n";
+  out += (markdown ? "\n" : "") + std::string("Onset ") + Clock(x.onset_ns) + ", detected " +
+         std::to_string((x.detected_ns - x.onset_ns) / 1'000'000'000) + " s later, " +
+         (x.ongoing ? std::string("ongoing")
+                    : "recovered after " +
+                          std::to_string((x.end_ns - x.onset_ns) / 1'000'000'000) + " s (" +
+                          Clock(x.end_ns) + ")") +
+         "; state " + correlate::IncidentStateName(x.state) +
+         (x.identified ? "" : " (cause unknown)") + "\n";
   out += h2 + "Cause" + (markdown ? "s" : "s (best first)") + "\n";
   if (markdown) out += "\n";
   if (x.causes.empty()) out += bullet + "unknown: no service has evidence of its own\n";
@@ -166,7 +171,7 @@ std::string StatusMarkdown(const Incident& x) {
 // Incidents with onset in [since, until), judged with the findings of the
 // habit window before `since` as history.
 Result<std::vector<Incident>> Incidents(Context* ctx, int64_t since_ns, int64_t until_ns) {
-  correlate::CorrelateOptions options;
+  const correlate::CorrelateOptions& options = ctx->config.correlate;
   std::vector<Finding> findings;
   std::vector<correlate::Edge> edges;
   FL_RETURN_IF_ERROR(Load(ctx, since_ns - options.habit_window_ns, until_ns, &findings, &edges));
@@ -194,7 +199,7 @@ Result<int64_t> IdOnset(const std::string& id) {
 // Finds incident `id`: incidents are recomputed around the onset it names.
 Result<Incident> FindIncident(Context* ctx, const std::string& id) {
   FL_ASSIGN_OR_RETURN(int64_t onset, IdOnset(id));
-  correlate::CorrelateOptions options;
+  const correlate::CorrelateOptions& options = ctx->config.correlate;
   // The id's onset is the incident's first finding, and nothing came within
   // a group gap before it (or it would have joined and changed the id), so
   // grouping from one gap before it reproduces the incident.
@@ -269,7 +274,7 @@ int RunExplainCommand(const std::string& db, const IncidentFlags& flags) {
     const int64_t b = ctx.bucket_ns;
     const int64_t since = (*at - *window / 2) / b * b;
     const int64_t until = (*at + *window / 2 + b - 1) / b * b;
-    correlate::CorrelateOptions options;
+    const correlate::CorrelateOptions& options = ctx.config.correlate;
     std::vector<Finding> findings;
     std::vector<correlate::Edge> edges;
     int64_t after = 0;

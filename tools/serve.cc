@@ -634,7 +634,12 @@ Status Server::Run(ServeSummary* summary) {
   if (request_.incidents) {
     IncidentWatchOptions watch;
     watch.db_dir = request_.db_dir;
-    watch.interval_ms = request_.incidents_interval_ms;
+    watch.interval_ms = request_.incidents_interval_ms > 0
+                            ? request_.incidents_interval_ms
+                            : static_cast<int>(request_.config.incidents_interval_ns / 1'000'000);
+    watch.correlate = request_.config.correlate;
+    watch.lookback_ns = request_.config.incidents_lookback_ns;
+    watch.lateness_ns = request_.config.incidents_lateness_ns;
     watch.signal_rules = request_.config.signal_rules;
     watch.topology_edges = request_.config.topology_edges;
     watch.log = [this](const std::string& line) { Log(line); };

@@ -47,7 +47,7 @@ struct ServeRequest {
   // on event time, stored, served at /api/incidents, and produced to this
   // topic (keyed by id, one JSON object each) when it is set.
   bool incidents = true;
-  int incidents_interval_ms = 10'000;
+  int incidents_interval_ms = 0;  // 0: [incidents] interval (10 s)
   std::string incidents_topic;
   // A pipeline batch: up to this many messages or bytes, or what arrived
   // within batch_wait_ms of the first.

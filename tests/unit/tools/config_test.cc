@@ -132,6 +132,42 @@ fanout = 2
   EXPECT_NE(message.find("unknown key 'fanout' in [topology]"), std::string::npos) << message;
 }
 
+TEST(ConfigTest, ReadsIncidents) {
+  std::vector<ConfigError> errors;
+  Result<Config> config = Parse(R"(
+[incidents]
+group_gap = "2m"
+resolve_after = "10m"
+interval = "5s"
+lookback = "1h"
+lateness = "1m"
+min_cause_weight = 3.5
+)",
+                                &errors);
+  ASSERT_TRUE(config.ok()) << config.status().ToString();
+  EXPECT_EQ(config->correlate.group_gap_ns, 120'000'000'000);
+  EXPECT_EQ(config->correlate.resolve_after_ns, 600'000'000'000);
+  EXPECT_EQ(config->incidents_interval_ns, 5'000'000'000);
+  EXPECT_EQ(config->incidents_lookback_ns, 3'600'000'000'000);
+  EXPECT_EQ(config->incidents_lateness_ns, 60'000'000'000);
+  EXPECT_EQ(config->correlate.min_cause_weight, 3.5);
+  EXPECT_EQ(config->correlate.min_incident_weight, correlate::CorrelateOptions{}.min_incident_weight);
+
+  errors.clear();
+  Result<Config> bad = Parse(R"(
+[incidents]
+resolve_after = "soon"
+min_incident_weight = -1
+pager = true
+)",
+                             &errors);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(errors.size(), 3u) << bad.status().message();
+  const std::string message = bad.status().message();
+  EXPECT_NE(message.find("incidents.min_incident_weight"), std::string::npos) << message;
+  EXPECT_NE(message.find("unknown key 'pager' in [incidents]"), std::string::npos) << message;
+}
+
 TEST(ConfigTest, BadSignalRulePatternIsAConfigError) {
   std::vector<ConfigError> errors;
   Result<Config> bad = Parse("[[signals.rules]]\nmatch = \"(unclosed\"\nfamily = \"software\"\n",

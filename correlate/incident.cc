@@ -623,9 +623,23 @@ std::vector<Incident> GroupIncidents(std::vector<Finding> findings, const std::v
                                      const CorrelateOptions& options, int64_t from_ns) {
   SortFindings(&findings);
   std::vector<Incident> incidents;
-  int64_t last_onset = 0;
+  // The latest onset before from_ns: an incident that chains to it began
+  // before the range (an earlier pass or range reported it), and without its
+  // beginning it would be a different incident under another id.
+  int64_t last_onset = INT64_MIN;
+  bool continuing = false;
   for (const Finding& f : findings) {
-    if (f.onset_ns < from_ns) continue;
+    if (f.onset_ns < from_ns) {
+      last_onset = f.onset_ns;
+      continue;
+    }
+    if (last_onset != INT64_MIN && f.onset_ns - last_onset <= options.group_gap_ns &&
+        (incidents.empty() || continuing)) {
+      continuing = true;  // still the one begun before from_ns
+      last_onset = f.onset_ns;
+      continue;
+    }
+    continuing = false;
     if (incidents.empty() || f.onset_ns - last_onset > options.group_gap_ns) {
       incidents.emplace_back();
     }

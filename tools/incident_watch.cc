@@ -1,7 +1,9 @@
 #include "tools/incident_watch.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <set>
 
 #include "core/time.h"
 #include "correlate/scan.h"
@@ -54,18 +56,30 @@ Status IncidentWatch::EnsureReader() {
 }
 
 void IncidentWatch::Loop() {
+  // Passes are stepped in event time, one every interval of it, so a
+  // replay of history at any speed makes the same passes as the live stream
+  // did (each catching up in turn) rather than one pass over whatever
+  // arrived since the last wake-up.
+  const int64_t step = int64_t{options_.interval_ms} * 1'000'000;
+  // Wake often enough to notice a step soon after the watermark passes it.
+  const int wake_ms = std::min(options_.interval_ms, 1000);
   std::unique_lock lock(mu_);
   while (!stop_) {
-    wake_.wait_for(lock, std::chrono::milliseconds(options_.interval_ms), [&] { return stop_; });
+    wake_.wait_for(lock, std::chrono::milliseconds(wake_ms), [&] { return stop_; });
     if (stop_) break;
     const int64_t newest = max_event_ns_.load(std::memory_order_relaxed);
     if (newest == INT64_MIN) continue;
     const int64_t watermark = newest - options_.lateness_ns;
     if (watermark <= last_watermark_) continue;
-    lock.unlock();
-    Result<size_t> changed = RunOnce(watermark);
-    if (!changed.ok()) Log("incidents: " + changed.status().message());
-    lock.lock();
+    int64_t next = last_watermark_ == INT64_MIN ? watermark : last_watermark_ + step;
+    while (next <= watermark && !stop_) {
+      lock.unlock();
+      Result<size_t> changed = RunOnce(next);
+      if (!changed.ok()) Log("incidents: " + changed.status().message());
+      lock.lock();
+      last_watermark_ = next;
+      next += step;
+    }
   }
 }
 
@@ -101,9 +115,31 @@ Result<size_t> IncidentWatch::RunOnce(int64_t watermark_ns) {
     }
   }
   last_watermark_ = watermark_ns;
+  pass_watermark_ns_.store(watermark_ns, std::memory_order_relaxed);
   passes_.fetch_add(1, std::memory_order_relaxed);
   size_t changed = 0;
-  for (const correlate::Incident& x : incidents) {
+  for (correlate::Incident& x : incidents) {
+    // One incident keeps the id it was first reported under: a later pass
+    // may see it begin elsewhere (a change found late at an earlier onset,
+    // its start scrolled out of the lookback), which would name it anew.
+    // It is the same incident when it holds a change (service, signal,
+    // dimension, onset) that one already reported holds.
+    std::set<std::string> changes;
+    for (const correlate::Finding& f : x.timeline) {
+      changes.insert(f.service + '\0' + f.signal + '\0' + f.dimension + '\0' +
+                     std::to_string(f.onset_ns));
+    }
+    if (known_.find(x.id) == known_.end()) {
+      for (const auto& [id, k] : known_) {
+        const bool shared = std::any_of(changes.begin(), changes.end(), [&](const std::string& c) {
+          return k.changes.count(c) > 0;
+        });
+        if (shared) {
+          x.id = id;
+          break;
+        }
+      }
+    }
     const std::string cause =
         x.identified && !x.causes.empty() ? x.causes.front().service : "unknown";
     auto it = known_.find(x.id);
@@ -119,7 +155,8 @@ Result<size_t> IncidentWatch::RunOnce(int64_t watermark_ns) {
                   (x.causes[0].kind.empty() ? "" : "/" + x.causes[0].kind) + ")";
     if (opened) {
       Log("incident " + x.id + " opened at " + FormatRfc3339(x.onset_ns, 0) + ": " + what +
-          ", " + std::to_string(x.services.size()) + " services changed");
+          ", " + std::to_string(x.services.size()) + " services changed (seen at watermark " +
+          FormatRfc3339(watermark_ns, 0) + ")");
     } else if (new_cause) {
       Log("incident " + x.id + " cause changed: " + it->second.cause + " -> " + cause);
     }
@@ -131,7 +168,11 @@ Result<size_t> IncidentWatch::RunOnce(int64_t watermark_ns) {
     }
     FL_RETURN_IF_ERROR(store_->PutIncident(x.id, json));
     if (options_.publish) options_.publish(x.id, json);
-    known_[x.id] = Known{cause, x.state, std::move(json)};
+    Known& k = known_[x.id];
+    k.cause = cause;
+    k.state = x.state;
+    k.json = std::move(json);
+    k.changes.insert(changes.begin(), changes.end());
     ++changed;
   }
   return changed;

@@ -1,8 +1,11 @@
 // Incidents computed continuously for `faultline serve`, on event time.
 //
-// A background thread wakes every `interval_ms`; when the watermark (the
-// newest event time stored, minus the allowed lateness) has moved, it scans
-// the last `lookback_ns` before the watermark for anomalies (reading the
+// A background thread wakes every `interval_ms` of wall time and makes a
+// pass for every `interval_ms` of event time the watermark (the newest event
+// time stored, minus the allowed lateness) has moved since its last pass:
+// live, one pass a wake-up; in a replay, as many as it takes to catch up, so
+// the passes are the same at any speed. A pass scans the last `lookback_ns`
+// before its watermark for anomalies (reading the
 // store as a secondary instance, with an hour of history for the
 // baselines), groups them into incidents (correlate/incident.h), and
 // compares them with what it knew: an incident that opens, changes its top
@@ -23,6 +26,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -78,6 +82,8 @@ class IncidentWatch {
   Result<std::string> GetJson(const std::string& id);
 
   uint64_t passes() const { return passes_.load(std::memory_order_relaxed); }
+  // The watermark of the last pass; INT64_MIN before the first.
+  int64_t pass_watermark_ns() const { return pass_watermark_ns_.load(std::memory_order_relaxed); }
 
  private:
   void Loop();
@@ -94,12 +100,14 @@ class IncidentWatch {
     std::string cause;  // top service, or "unknown"
     correlate::IncidentState state = correlate::IncidentState::kInvestigating;
     std::string json;
+    std::set<std::string> changes;  // its findings' service, signal, dimension, onset
   };
   std::map<std::string, Known> known_;  // the thread's (RunOnce's) view
 
   std::atomic<int64_t> max_event_ns_{INT64_MIN};
   int64_t last_watermark_ = INT64_MIN;
   std::atomic<uint64_t> passes_{0};
+  std::atomic<int64_t> pass_watermark_ns_{INT64_MIN};
   std::mutex mu_;
   std::condition_variable wake_;
   bool stop_ = false;

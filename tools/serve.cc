@@ -568,6 +568,19 @@ Status Server::StartHttp() {
   FL_RETURN_IF_ERROR(registry_.AddCallbackGauge(
       "faultline_store_bytes", "Size of the store's files on disk.",
       [this] { return static_cast<double>(storage::DiskBytes(request_.db_dir)); }));
+  if (incidents_ != nullptr) {
+    FL_RETURN_IF_ERROR(registry_.AddCallbackGauge(
+        "faultline_incident_passes", "Incident passes made (one per interval of event time).",
+        [this] { return static_cast<double>(incidents_->passes()); }));
+    FL_RETURN_IF_ERROR(registry_.AddCallbackGauge(
+        "faultline_incident_watermark_seconds",
+        "Event time (Unix seconds) up to which incidents have been computed; 0 before the "
+        "first pass.",
+        [this] {
+          const int64_t w = incidents_->pass_watermark_ns();
+          return w == INT64_MIN ? 0.0 : static_cast<double>(w) / 1e9;
+        }));
+  }
   if (request_.metrics_addr.empty()) return Status::Ok();
 
   HttpServerOptions options;

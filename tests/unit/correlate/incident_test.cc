@@ -267,6 +267,14 @@ TEST(IncidentTest, GroupingByTimeAndLifecycle) {
   EXPECT_EQ(updates[3].state, IncidentState::kResolved);
   for (size_t i = 1; i < updates.size(); ++i) EXPECT_LE(updates[i - 1].at_ns, updates[i].at_ns);
   EXPECT_EQ(StatusUpdates(incidents[1]).size(), 2u);  // still going on: no Monitoring yet
+
+  // From the middle of the first incident on: its rest would be a
+  // different incident under another id, so it is left out (whoever looked
+  // from before it began reported it); the second is the same as before.
+  std::vector<Incident> later = GroupIncidents(findings, Fleet(), kBucket, now,
+                                               CorrelateOptions{}, kT0 + 20 * kSec);
+  ASSERT_EQ(later.size(), 1u);
+  EXPECT_EQ(later[0].id, incidents[1].id);
 }
 
 TEST(IncidentTest, JsonHasTheDocumentedShape) {

@@ -44,11 +44,17 @@ step "8. What changed, when it began, and who calls whom: anomalies against each
 run "$fl" anomalies --db "$db" --limit 10
 run "$fl" topology --db "$db"
 
-step "9. Lines faultline could not read are kept with a reason, never dropped in silence"
+step "9. What went wrong, and why: the incidents, then the cause ranked first, the chain to the users, the evidence lines"
+run "$fl" incidents --db "$db"
+run "$fl" explain --db "$db" --at 2026-11-24T09:21:00Z --window 6m
+incident=$("$fl" incidents --db "$db" -o json | head -1 | sed -n 's/^{"id":"\([^"]*\)".*/\1/p')
+run "$fl" status --db "$db" "$incident"
+
+step "10. Lines faultline could not read are kept with a reason, never dropped in silence"
 run "$fl" deadletter list --db "$db"
 
 if [[ -x "$gen" ]]; then
-  step "10. Speed: one million 360-byte JSON lines, file to store"
+  step "11. Speed: one million 360-byte JSON lines, file to store"
   corpus=build/demo-corpus.ndjson
   [[ -f "$corpus" ]] || "$gen" --records 1000000 -o "$corpus"
   printf '[templates]\nenabled = false\n' > build/demo-no-templates.toml
@@ -69,6 +75,7 @@ cat <<TXT
     $fl search --db $db --service payments --level warn+ -o json | head
     $fl search --db $db --kind span --since 2026-11-24T09:20:00Z --limit 5
     $fl signals --db $db --service payments     (per-service series as sparklines)
+    $fl explain --db $db --at 2026-11-24T09:21:00Z -o markdown > incident.md
     $fl tail --db $db --level error -f        (follows while another process ingests)
     $fl patterns mine --line-format '<Date> <Time> <Level> <Component>: <Content>' app.log
     $fl deadletter export --db $db --out rejected.log

@@ -160,7 +160,10 @@ Result<size_t> IncidentWatch::RunOnce(int64_t watermark_ns) {
     } else if (new_cause) {
       Log("incident " + x.id + " cause changed: " + it->second.cause + " -> " + cause);
     }
-    if (new_state || (opened && x.state == correlate::IncidentState::kResolved)) {
+    const bool reopened = new_state && it->second.state == correlate::IncidentState::kResolved;
+    if (reopened) {
+      Log("incident " + x.id + " reopened: " + what + " (a change joined it after it resolved)");
+    } else if (new_state || (opened && x.state == correlate::IncidentState::kResolved)) {
       Log("incident " + x.id + " " + correlate::IncidentStateName(x.state) +
           (x.state == correlate::IncidentState::kResolved
                ? " at " + FormatRfc3339(x.resolved_ns, 0)

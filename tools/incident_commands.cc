@@ -221,6 +221,62 @@ Status CheckOutput(const std::string& output, std::initializer_list<const char*>
   return Status::InvalidArgument("--output must be one of " + list + ", got '" + output + "'");
 }
 
+// The value of "key" (a string or a number) at its first occurrence after
+// `from` in one of our own incident documents (IncidentJson: flat keys in
+// a known order), unescaped only as far as a table needs.
+std::string Field(const std::string& json, const std::string& key, size_t from = 0) {
+  const std::string needle = "\"" + key + "\":";
+  size_t at = json.find(needle, from);
+  if (at == std::string::npos) return "";
+  at += needle.size();
+  if (at < json.size() && json[at] == '"') {
+    const size_t end = json.find('"', at + 1);
+    return end == std::string::npos ? "" : json.substr(at + 1, end - at - 1);
+  }
+  const size_t end = json.find_first_of(",}]", at);
+  return json.substr(at, end == std::string::npos ? std::string::npos : end - at);
+}
+
+// incidents --stored: what `faultline serve` stored, with onsets in the
+// window, oldest first.
+int ListStored(storage::Reader* reader, const internal::Window& window, bool json) {
+  // Ids begin with the onset, so the window is an id range.
+  const std::string from = correlate::IncidentId(window.since_ns, "").substr(0, 15);
+  const std::string to = correlate::IncidentId(window.until_ns, "").substr(0, 15);
+  std::vector<std::string> bodies;
+  Status listed = reader->Incidents(from, to, /*reverse=*/false,
+                                    [&](const std::string&, const std::string& body) {
+                                      bodies.push_back(body);
+                                      return true;
+                                    });
+  if (!listed.ok()) return Fail(listed);
+  if (json) {
+    for (const std::string& body : bodies) {
+      if (!WriteOut(body + "\n")) break;
+    }
+    return 0;
+  }
+  WriteOut(std::to_string(bodies.size()) + " stored incident" + (bodies.size() == 1 ? "" : "s") +
+           ", " + Clock(window.since_ns) + " .. " + Clock(window.until_ns) + "\n");
+  if (bodies.empty()) return 0;
+  char line[512];
+  std::snprintf(line, sizeof(line), "%-22s %-20s %-13s %-30s %-28s %s\n", "ID", "ONSET", "STATE",
+                "CAUSE", "CATEGORY", "IDENTIFIED");
+  WriteOut(line);
+  for (const std::string& body : bodies) {
+    const size_t causes = body.find("\"causes\":");
+    const std::string category = Field(body, "category", causes);
+    const std::string kind = Field(body, "kind", causes);
+    std::snprintf(line, sizeof(line), "%-22s %-20s %-13s %-30s %-28s %s\n",
+                  Field(body, "id").c_str(), Field(body, "onset").c_str(),
+                  Field(body, "state").c_str(), Field(body, "service", causes).substr(0, 30).c_str(),
+                  (category + (kind.empty() ? "" : " / " + kind)).substr(0, 28).c_str(),
+                  Field(body, "identified").c_str());
+    if (!WriteOut(line)) break;
+  }
+  return 0;
+}
+
 }  // namespace
 
 // ---- explain ---------------------------------------------------------------------
@@ -340,11 +396,12 @@ int RunExplainCommand(const std::string& db, const IncidentFlags& flags) {
 CLI::App* AddIncidentsCommand(CLI::App* app, IncidentFlags* flags) {
   CLI::App* cmd = app->add_subcommand(
       "incidents",
-      "Incidents over a time range: anomalies grouped by time (a quiet gap of 2 minutes ends\n"
+      "Incidents over a time range: anomalies grouped by time (a quiet gap of 60 s ends\n"
       "one), each with its top cause, category, chain, state (investigating, identified,\n"
       "monitoring, resolved) and id for `faultline explain ID` and `faultline status ID`.\n"
       "Examples:\n"
       "  faultline incidents --since 6h\n"
+      "  faultline incidents --stored -o json     (what serve reported)\n"
       "  faultline incidents --since 2023-01-29T08:00:00Z --until 2023-01-29T16:00:00Z -o json");
   cmd->add_option("--since", flags->since, "Range start (default: 6 hours before --until)");
   cmd->add_option("--until", flags->until, "Range end (default: the last record)");
@@ -352,6 +409,9 @@ CLI::App* AddIncidentsCommand(CLI::App* app, IncidentFlags* flags) {
                   "Data before --since that baselines come from (default 1h)");
   cmd->add_option("--config", flags->config, "Config file: [[signals.rules]], [topology] edges");
   cmd->add_option("--output,-o", flags->output, "table (default) or json (one incident a line)");
+  cmd->add_flag("--stored", flags->stored,
+                "List the incidents `faultline serve` stored (as it last saw them) instead of "
+                "computing them from the rollups");
   return cmd;
 }
 
@@ -364,6 +424,7 @@ int RunIncidentsCommand(const std::string& db, const IncidentFlags& flags) {
       internal::ResolveWindow(ctx.reader.get(), flags.since, flags.until, flags.zone,
                               int64_t{6} * 3600 * 1'000'000'000, ctx.bucket_ns);
   if (!window.ok()) return Fail(window.status());
+  if (flags.stored) return ListStored(ctx.reader.get(), *window, output == "json");
   Result<std::vector<Incident>> incidents = Incidents(&ctx, window->since_ns, window->until_ns);
   if (!incidents.ok()) return Fail(incidents.status());
   if (output == "json") {

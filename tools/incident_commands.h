@@ -21,6 +21,7 @@ struct IncidentFlags {
   std::string history = "1h";       // baseline data before the window
   std::string output;               // per command default
   std::string config;               // [[signals.rules]], [topology] edges
+  bool stored = false;              // incidents: what serve stored
 };
 
 CLI::App* AddExplainCommand(CLI::App* app, IncidentFlags* flags);

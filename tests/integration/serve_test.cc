@@ -513,7 +513,7 @@ TEST_F(ServeTest, IncidentsOpenOnEventTimeAndAreLoggedServedStoredAndProduced) {
   const std::string topic = UniqueName("incidents");
   ASSERT_OK(broker_->CreateTopic(topic, 1));
   std::unique_ptr<ChildProcess> serve =
-      StartServe(db, {"--incidents-interval", "300ms", "--incidents-topic", topic}, "127.0.0.1:0");
+      StartServe(db, {"--incidents-interval", "60s", "--incidents-topic", topic}, "127.0.0.1:0");
   auto producer = MakeProducer();
   ASSERT_NE(producer, nullptr);
   const std::vector<std::string> lines = OutageLines();
@@ -582,6 +582,13 @@ TEST_F(ServeTest, IncidentsOpenOnEventTimeAndAreLoggedServedStoredAndProduced) {
   Result<std::string> stored = (*reader)->Incident(id);
   ASSERT_TRUE(stored.ok()) << stored.status().ToString();
   EXPECT_NE(stored->find("\"service\":\"api\""), std::string::npos);
+  // The CLI lists what serve stored.
+  const testing::CommandResult listed =
+      RunCommand(ShellQuote(FaultlineBinary()) + " incidents --stored --db " + ShellQuote(db) +
+                 " --since 2026-01-01T00:00:00Z --until 2026-01-02T00:00:00Z");
+  ASSERT_EQ(listed.exit_code, 0) << listed.err;
+  EXPECT_NE(listed.out.find(id), std::string::npos) << listed.out;
+  EXPECT_NE(listed.out.find(" api "), std::string::npos) << listed.out;
 }
 
 }  // namespace

@@ -45,7 +45,7 @@ broker_pid=$!
 trap 'kill $broker_pid ${serve_pid:-} 2>/dev/null; wait 2>/dev/null' EXIT
 for _ in $(seq 100); do [[ -s "$run/bootstrap" ]] && break; sleep 0.1; done
 bootstrap=$(cat "$run/bootstrap")
-printf '[incidents]\ninterval = "%s"\n' "$step" >"$run/faultline.toml"
+printf '[incidents]\ninterval = "%s"\ncatch_up = "48h"\n' "$step" >"$run/faultline.toml"
 "$faultline" serve --brokers "$bootstrap" --topic nezha --group "bench-$$" --db "$run/db" \
   --config "$run/faultline.toml" --metrics-addr 127.0.0.1:0 >"$run/serve.out" 2>"$run/serve.err" &
 serve_pid=$!

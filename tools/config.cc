@@ -350,6 +350,7 @@ class ConfigReader {
         {"interval", &config_->incidents_interval_ns},
         {"lookback", &config_->incidents_lookback_ns},
         {"lateness", &config_->incidents_lateness_ns},
+        {"catch_up", &config_->incidents_catch_up_ns},
     };
     for (const auto& [key, node] : table) {
       const std::string name(key.str());
@@ -374,7 +375,7 @@ class ConfigReader {
       } else {
         Unknown(node, "incidents", name,
                 {"group_gap", "resolve_after", "habit_window", "interval", "lookback", "lateness",
-                 "min_cause_weight", "min_incident_weight"});
+                 "catch_up", "min_cause_weight", "min_incident_weight"});
       }
     }
   }

@@ -78,6 +78,7 @@ struct Config {
   int64_t incidents_interval_ns = int64_t{10} * 1'000'000'000;
   int64_t incidents_lookback_ns = int64_t{30} * 60 * 1'000'000'000;
   int64_t incidents_lateness_ns = int64_t{30} * 1'000'000'000;
+  int64_t incidents_catch_up_ns = int64_t{3600} * 1'000'000'000;
   // [[signals.rules]]: family rules tried before the built-in ones.
   std::vector<correlate::SignalRule> signal_rules;
   // librdkafka properties for `serve` ([kafka] table), applied after

@@ -47,6 +47,10 @@ struct IncidentWatchOptions {
   int64_t lateness_ns = int64_t{30} * 1'000'000'000;
   // How far before the watermark each pass looks for incidents.
   int64_t lookback_ns = int64_t{30} * 60 * 1'000'000'000;
+  // Passes catch up at most this much event time: further behind, they
+  // resume this far before the watermark (one pass costs a fraction of a
+  // second, so a day of 10 s steps would take half an hour).
+  int64_t max_catch_up_ns = int64_t{3600} * 1'000'000'000;
   // Baseline data before the lookback (correlate/scan.h history_ns).
   int64_t history_ns = int64_t{3600} * 1'000'000'000;
   correlate::CorrelateOptions correlate;

@@ -653,6 +653,7 @@ Status Server::Run(ServeSummary* summary) {
     watch.correlate = request_.config.correlate;
     watch.lookback_ns = request_.config.incidents_lookback_ns;
     watch.lateness_ns = request_.config.incidents_lateness_ns;
+    watch.max_catch_up_ns = request_.config.incidents_catch_up_ns;
     watch.signal_rules = request_.config.signal_rules;
     watch.topology_edges = request_.config.topology_edges;
     watch.log = [this](const std::string& line) { Log(line); };

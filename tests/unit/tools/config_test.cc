@@ -141,6 +141,7 @@ resolve_after = "10m"
 interval = "5s"
 lookback = "1h"
 lateness = "1m"
+catch_up = "2h"
 min_cause_weight = 3.5
 )",
                                 &errors);
@@ -150,6 +151,7 @@ min_cause_weight = 3.5
   EXPECT_EQ(config->incidents_interval_ns, 5'000'000'000);
   EXPECT_EQ(config->incidents_lookback_ns, 3'600'000'000'000);
   EXPECT_EQ(config->incidents_lateness_ns, 60'000'000'000);
+  EXPECT_EQ(config->incidents_catch_up_ns, 7'200'000'000'000);
   EXPECT_EQ(config->correlate.min_cause_weight, 3.5);
   EXPECT_EQ(config->correlate.min_incident_weight, correlate::CorrelateOptions{}.min_incident_weight);
 

@@ -45,9 +45,12 @@ bool IsLatency(const std::string& signal) {
 // A resource gauge that changed (CPU, memory, GPU, disk, network bytes,
 // ...): a cause in itself. A gauge of a symptom (a latency percentile, a
 // request rate, a success rate) describes what others did to the service.
+bool SymptomKind(const std::string& kind) {
+  return kind.empty() || kind == "latency" || kind == "traffic" || kind == "errors";
+}
+
 bool IsResource(const Finding& f) {
-  return f.signal.rfind("metric:", 0) == 0 && f.family != Family::kUnknown && !f.kind.empty() &&
-         f.kind != "latency" && f.kind != "traffic" && f.kind != "errors";
+  return f.signal.rfind("metric:", 0) == 0 && f.family != Family::kUnknown && !SymptomKind(f.kind);
 }
 
 // How directly a finding says "this service is failing", before strength.
@@ -241,9 +244,9 @@ struct Graph {
 // say little about which kind it is; a line whose text names the fault, a
 // CPU or GPU metric, a 429 do.
 bool GenericSymptom(const std::string& signal, const std::string& kind) {
-  return IsErrorCount(signal) || signal == kTraceErrors || IsLatency(signal) || signal == "records" ||
-         signal == "span.calls" || signal == "edge.calls" || kind == "errors" ||
-         kind == "latency" || kind == "traffic" || kind.empty();
+  return IsErrorCount(signal) || signal == kTraceErrors || IsLatency(signal) ||
+         signal == "records" || signal == "span.calls" || signal == "edge.calls" ||
+         SymptomKind(kind);
 }
 
 void ClassifyCause(const std::vector<Finding>& findings, Cause* cause) {
@@ -425,25 +428,22 @@ void Rank(Incident* incident, const Graph& graph, int64_t bucket_ns,
       if (other_onset + bucket_ns < c.onset_ns) return 0.0;
       return std::min(evidence, c.own_cause) * kExplainShare * std::pow(0.5, d - 1);
     };
-    for (const auto& [other, d] : Graph::Reach(graph.callers, name, options.max_depth)) {
-      auto it = by_service.find(other);
-      if (it == by_service.end() || it->second.own_fault <= 0) continue;
-      const double got = credit(it->second.fault_onset_ns, it->second.own_fault, d);
-      if (got <= 0) continue;
-      cause.explained += got;
-      explained_names.push_back(other);
-    }
-    for (const auto& [other, d] : Graph::Reach(graph.callees, name, options.max_depth)) {
-      auto it = by_service.find(other);
-      if (it == by_service.end() || it->second.own_demand <= 0) continue;
-      const double got = credit(it->second.demand_onset_ns, it->second.own_demand, d);
-      if (got <= 0) continue;
-      cause.explained += got;
-      if (std::find(explained_names.begin(), explained_names.end(), other) ==
-          explained_names.end()) {
-        explained_names.push_back(other);
+    auto gather = [&](const std::map<std::string, std::vector<std::string>>& next,
+                      double Candidate::*evidence, int64_t Candidate::*onset) {
+      for (const auto& [other, d] : Graph::Reach(next, name, options.max_depth)) {
+        auto it = by_service.find(other);
+        if (it == by_service.end() || it->second.*evidence <= 0) continue;
+        const double got = credit(it->second.*onset, it->second.*evidence, d);
+        if (got <= 0) continue;
+        cause.explained += got;
+        if (std::find(explained_names.begin(), explained_names.end(), other) ==
+            explained_names.end()) {
+          explained_names.push_back(other);
+        }
       }
-    }
+    };
+    gather(graph.callers, &Candidate::own_fault, &Candidate::fault_onset_ns);
+    gather(graph.callees, &Candidate::own_demand, &Candidate::demand_onset_ns);
     cause.explains = explained_names.size();
     // A callee that failed no later than this service did explains its
     // failure; a caller whose demand changed no later explains its demand
@@ -515,11 +515,7 @@ void Rank(Incident* incident, const Graph& graph, int64_t bucket_ns,
 
 void Describe(Incident* incident, int64_t bucket_ns, int64_t now_ns,
               const CorrelateOptions& options) {
-  std::vector<Finding>& fs = incident->timeline;
-  std::stable_sort(fs.begin(), fs.end(), [](const Finding& a, const Finding& b) {
-    return std::tie(a.onset_ns, a.service, a.signal, a.dimension) <
-           std::tie(b.onset_ns, b.service, b.signal, b.dimension);
-  });
+  const std::vector<Finding>& fs = incident->timeline;  // sorted (SortFindings)
   std::set<std::string> services, endpoints, regions;
   incident->onset_ns = fs.front().onset_ns;
   incident->detected_ns = fs.front().onset_ns + bucket_ns;

@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include <CLI/CLI.hpp>
+#include <simdjson.h>
 
 #include "core/time.h"
 #include "correlate/blame.h"
@@ -221,20 +222,38 @@ Status CheckOutput(const std::string& output, std::initializer_list<const char*>
   return Status::InvalidArgument("--output must be one of " + list + ", got '" + output + "'");
 }
 
-// The value of "key" (a string or a number) at its first occurrence after
-// `from` in one of our own incident documents (IncidentJson: flat keys in
-// a known order), unescaped only as far as a table needs.
-std::string Field(const std::string& json, const std::string& key, size_t from = 0) {
-  const std::string needle = "\"" + key + "\":";
-  size_t at = json.find(needle, from);
-  if (at == std::string::npos) return "";
-  at += needle.size();
-  if (at < json.size() && json[at] == '"') {
-    const size_t end = json.find('"', at + 1);
-    return end == std::string::npos ? "" : json.substr(at + 1, end - at - 1);
+// One row of the stored-incidents table, read from the stored document
+// (IncidentJson) with simdjson; "?" where a field is missing.
+std::string StoredRow(simdjson::ondemand::parser* parser, const std::string& body) {
+  simdjson::padded_string padded(body);
+  simdjson::ondemand::document doc;
+  if (parser->iterate(padded).get(doc) != simdjson::SUCCESS) return "? (unreadable)\n";
+  auto text = [](simdjson::simdjson_result<simdjson::ondemand::value> v) {
+    std::string_view out;
+    return v.get_string().get(out) == simdjson::SUCCESS ? std::string(out) : std::string("?");
+  };
+  // Fields in document order: On-Demand reads forward.
+  const std::string id = text(doc["id"]), state = text(doc["state"]),
+                    onset = text(doc["onset"]);
+  bool identified = false;
+  if (doc["identified"].get_bool().get(identified) != simdjson::SUCCESS) identified = false;
+  std::string cause = "unknown", label = "-";
+  simdjson::ondemand::array causes;
+  if (doc["causes"].get_array().get(causes) == simdjson::SUCCESS) {
+    for (auto first : causes) {
+      simdjson::ondemand::object c;
+      if (first.get_object().get(c) != simdjson::SUCCESS) break;
+      cause = text(c["service"]);
+      const std::string category = text(c["category"]), kind = text(c["kind"]);
+      label = category + (kind.empty() || kind == "?" ? "" : " / " + kind);
+      break;
+    }
   }
-  const size_t end = json.find_first_of(",}]", at);
-  return json.substr(at, end == std::string::npos ? std::string::npos : end - at);
+  char line[512];
+  std::snprintf(line, sizeof(line), "%-22s %-20s %-13s %-30s %-28s %s\n", id.c_str(),
+                onset.c_str(), state.c_str(), cause.substr(0, 30).c_str(),
+                label.substr(0, 28).c_str(), identified ? "true" : "false");
+  return line;
 }
 
 // incidents --stored: what `faultline serve` stored, with onsets in the
@@ -263,16 +282,9 @@ int ListStored(storage::Reader* reader, const internal::Window& window, bool jso
   std::snprintf(line, sizeof(line), "%-22s %-20s %-13s %-30s %-28s %s\n", "ID", "ONSET", "STATE",
                 "CAUSE", "CATEGORY", "IDENTIFIED");
   WriteOut(line);
+  simdjson::ondemand::parser parser;
   for (const std::string& body : bodies) {
-    const size_t causes = body.find("\"causes\":");
-    const std::string category = Field(body, "category", causes);
-    const std::string kind = Field(body, "kind", causes);
-    std::snprintf(line, sizeof(line), "%-22s %-20s %-13s %-30s %-28s %s\n",
-                  Field(body, "id").c_str(), Field(body, "onset").c_str(),
-                  Field(body, "state").c_str(), Field(body, "service", causes).substr(0, 30).c_str(),
-                  (category + (kind.empty() ? "" : " / " + kind)).substr(0, 28).c_str(),
-                  Field(body, "identified").c_str());
-    if (!WriteOut(line)) break;
+    if (!WriteOut(StoredRow(&parser, body))) break;
   }
   return 0;
 }

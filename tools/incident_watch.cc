@@ -100,13 +100,14 @@ Result<size_t> IncidentWatch::RunOnce(int64_t watermark_ns) {
     classifier_.emplace(std::move(classifier));
   }
   std::vector<correlate::Incident> incidents;
+  int64_t since = 0;
   {
     std::scoped_lock lock(reader_mu_);
     FL_RETURN_IF_ERROR(EnsureReader());
     const int64_t bucket_ns = internal::StoredBucketWidth(reader_.get());
     // Whole buckets only: the one the watermark is in is still filling.
     const int64_t until = watermark_ns / bucket_ns * bucket_ns;
-    const int64_t since = until - options_.lookback_ns;
+    since = until - options_.lookback_ns;
     correlate::ScanOptions scan;
     scan.history_ns = options_.history_ns;
     const int64_t habits = options_.correlate.habit_window_ns;
@@ -127,6 +128,13 @@ Result<size_t> IncidentWatch::RunOnce(int64_t watermark_ns) {
   last_watermark_ = watermark_ns;
   pass_watermark_ns_.store(watermark_ns, std::memory_order_relaxed);
   passes_.fetch_add(1, std::memory_order_relaxed);
+  // Incidents whose every change is older than the lookback cannot be seen
+  // again (GroupIncidents leaves out what began before it), nor share a
+  // change with one that is: forget them, or a long-running serve would
+  // keep every incident it ever reported.
+  std::erase_if(known_, [&](const auto& entry) {
+    return entry.second.last_change_ns < since - options_.correlate.group_gap_ns;
+  });
   size_t changed = 0;
   for (correlate::Incident& x : incidents) {
     // One incident keeps the id it was first reported under: a later pass
@@ -186,6 +194,9 @@ Result<size_t> IncidentWatch::RunOnce(int64_t watermark_ns) {
     k.state = x.state;
     k.json = std::move(json);
     k.changes.insert(changes.begin(), changes.end());
+    for (const correlate::Finding& f : x.timeline) {
+      k.last_change_ns = std::max(k.last_change_ns, f.onset_ns);
+    }
     ++changed;
   }
   return changed;

@@ -105,8 +105,11 @@ class IncidentWatch {
     correlate::IncidentState state = correlate::IncidentState::kInvestigating;
     std::string json;
     std::set<std::string> changes;  // its findings' service, signal, dimension, onset
+    int64_t last_change_ns = INT64_MIN;  // the latest onset among them
   };
-  std::map<std::string, Known> known_;  // the thread's (RunOnce's) view
+  // The thread's (RunOnce's) view: incidents reported whose changes are
+  // still within the lookback.
+  std::map<std::string, Known> known_;
 
   std::atomic<int64_t> max_event_ns_{INT64_MIN};
   int64_t last_watermark_ = INT64_MIN;

@@ -89,6 +89,9 @@ const std::vector<SignalRule>& SignalClassifier::BuiltinRules() {
       {Target::kSignal, R"(^metric:.*(latency|duration))", Family::kInfrastructure, "latency", 1},
       {Target::kSignal, R"(^metric:.*success)", Family::kSoftware, "errors", -1},
       {Target::kSignal, R"(^(span\.latency|latency)$)", Family::kInfrastructure, "latency", 1},
+      // Time a call spends outside the callee's span: the network between
+      // the two, or a starved end (topology.h kEdgeGap).
+      {Target::kSignal, R"(^edge\.gap$)", Family::kInfrastructure, "network", 1},
       {Target::kSignal, R"(^(errors|span\.errors|http\.5xx)$)", Family::kSoftware, "errors", 1},
       {Target::kSignal, R"(^template:)", Family::kSoftware, "missing_lines", -1},
       {Target::kSignal, R"(^template:)", Family::kSoftware, "new_or_rising_lines", 1},

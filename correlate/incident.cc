@@ -67,6 +67,8 @@ double SignalFactor(const Finding& f) {
   // Errors its callers logged in requests that went through it: indirect.
   if (f.signal == kTraceErrors) return 1.0;
   if (f.signal == "http.429") return up ? 1.0 : 0.2;
+  // Calls waiting outside the callee (network, a starved end): specific.
+  if (f.signal == kEdgeGap) return up ? 1.2 : 0.2;
   if (f.signal == kEdgeLatency) return up ? 1.0 : 0.3;
   if (IsLatency(f.signal)) return up ? 0.8 : 0.3;
   if (f.signal.rfind("metric:", 0) == 0) return IsResource(f) ? 0.6 : 0.25;
@@ -94,49 +96,71 @@ bool IsDemand(const Finding& f) { return f.family == Family::kDemand; }
 // Blame by trace (correlate/blame.h) is split evenly over every service a
 // failing request went through, healthy ones included: evidence for a
 // service, but too diffuse to make others its victims.
+// Time lost outside a callee (edge.gap) is the network's or a starved
+// end's: like a gauge it is about where it was measured, and nothing a
+// callee further down did explains it.
 bool Propagates(const Finding& f) {
   return !IsDemand(f) && f.services.empty() && f.signal.rfind("metric:", 0) != 0 &&
-         f.signal != kTraceErrors;
+         f.signal != kTraceErrors && f.signal != kEdgeGap;
 }
 
 // What can explain other services' changes: what travels (Propagates), a
-// demand change, or a resource gauge (CPU, memory, GPU, disk...). A gauge of
+// demand change, a resource gauge (CPU, memory, GPU, disk...) or time lost
+// outside it. A gauge of
 // a symptom (a latency percentile, a request rate) is not a cause of
 // anything else by itself.
 bool CanCause(const Finding& f) {
   if (Propagates(f) || IsDemand(f)) return true;
-  return f.services.empty() && IsResource(f);
+  return f.services.empty() && (IsResource(f) || f.signal == kEdgeGap);
 }
 
 // Slow calls (edge.latency{caller=X} on Y: the latency X saw) belong to Y,
 // unless the slowness is on X's side (X starved of CPU, X's network): X
 // sees several of its callees slow while Y is slow to fewer of its callers,
 // or Y is slow to X alone and X's own resources changed. Then the finding is
-// X's. Returns the service each finding counts for.
+// X's. Time outside the callee (edge.gap) belongs to whichever end more of
+// the widened edges share: a pod with a network delay or starved of CPU
+// widens the calls into it and out of it alike; with one edge, to the
+// callee unless only the caller's resources changed. Returns the service
+// each finding counts for.
 std::vector<std::string> SlowCallOwners(const std::vector<Finding>& fs) {
   std::map<std::string, std::set<std::string>> slow_callers, slow_callees;
+  std::map<std::string, std::set<std::pair<std::string, std::string>>> wide;  // edge.gap
   auto caller_of = [](const Finding& f) {
     return f.dimension.substr(kCallerDimension.size());
   };
-  auto slow_call = [](const Finding& f) {
-    return f.signal == kEdgeLatency && f.anomaly.direction == Direction::kUp &&
+  auto on_edge = [](const Finding& f, std::string_view signal) {
+    return f.signal == signal && f.anomaly.direction == Direction::kUp &&
            f.dimension.rfind(kCallerDimension, 0) == 0;
   };
   std::set<std::string> starved;  // services whose own resources changed
   for (const Finding& f : fs) {
     if (IsResource(f) && f.services.empty()) starved.insert(f.service);
-    if (!slow_call(f)) continue;
+    if (on_edge(f, kEdgeGap)) {
+      const std::pair<std::string, std::string> edge{caller_of(f), f.service};
+      wide[edge.first].insert(edge);
+      wide[edge.second].insert(edge);
+    }
+    if (!on_edge(f, kEdgeLatency)) continue;
     slow_callers[f.service].insert(caller_of(f));
     slow_callees[caller_of(f)].insert(f.service);
   }
+  auto caller_side = [&](const std::string& caller, const std::string& callee) {
+    return starved.count(caller) > 0 && starved.count(callee) == 0;
+  };
   std::vector<std::string> owner;
   owner.reserve(fs.size());
   for (const Finding& f : fs) {
-    if (slow_call(f)) {
-      const std::string caller = caller_of(f);
+    const std::string caller = on_edge(f, kEdgeGap) || on_edge(f, kEdgeLatency) ? caller_of(f) : "";
+    if (on_edge(f, kEdgeGap)) {
+      const size_t at_caller = wide[caller].size(), at_callee = wide[f.service].size();
+      const bool mine = at_caller > at_callee || (at_caller == at_callee && caller_side(caller, f.service));
+      owner.push_back(mine ? caller : f.service);
+      continue;
+    }
+    if (on_edge(f, kEdgeLatency)) {
       const size_t callees = slow_callees[caller].size(), callers = slow_callers[f.service].size();
-      if ((callees >= 2 && callees > callers) ||
-          (callers == 1 && starved.count(caller) > 0 && starved.count(f.service) == 0)) {
+      if ((callees >= 2 && callees > callers) || (callers == 1 && caller_side(caller, f.service))) {
         owner.push_back(caller);
         continue;
       }

@@ -599,7 +599,7 @@ std::vector<storage::ServiceBucket> RollupCalls(const std::vector<Call>& calls,
   // map keyed by what the output is sorted by does.
   struct EdgeAcc {
     uint64_t calls = 0, errors = 0;
-    Histogram latency;
+    Histogram latency, gap;
   };
   auto source_index = [](EdgeSource source) -> size_t {
     for (size_t i = 0; i < kEdgeSignals.size(); ++i) {
@@ -619,6 +619,7 @@ std::vector<storage::ServiceBucket> RollupCalls(const std::vector<Call>& calls,
     if (call.error) acc.errors += call.weight;
     if (call.source == EdgeSource::kSpan) {
       acc.latency.Add(static_cast<double>(call.latency_ns) / 1e6);
+      acc.gap.Add(static_cast<double>(call.gap_ns) / 1e6);
     }
   }
   std::vector<ServiceBucket> out;
@@ -640,6 +641,7 @@ std::vector<storage::ServiceBucket> RollupCalls(const std::vector<Call>& calls,
     };
     entry(kEdgeSignals[source].calls).count = acc.calls;
     if (acc.errors != 0) entry(kEdgeSignals[source].errors).count = acc.errors;
+    if (!acc.gap.empty()) entry(kEdgeGap).histogram = std::move(acc.gap);
     if (!acc.latency.empty()) entry(kEdgeLatency).histogram = std::move(acc.latency);
   }
   for (ServiceBucket& bucket : out) {

@@ -11,7 +11,8 @@
 //   metric:<name>   gauge samples (count, sum, min, max, last)
 // Call edges (RollupCalls), kept on the callee with dimension caller=<svc>:
 //   edge.calls, edge.errors, edge.latency (histogram, ms, as the caller saw
-//   the call: correlate/topology.h Edge)     from spans
+//   the call: correlate/topology.h Edge), edge.gap (histogram, ms, the
+//   call's time outside the callee's span: kEdgeGap)   from spans
 //   edge.peer_calls, edge.peer_errors        from peer/upstream fields
 //   edge.trace_calls, edge.trace_errors      from shared trace ids
 // Each of records, errors, http.5xx, http.429 and span.errors is also kept

@@ -111,13 +111,21 @@ std::vector<Anomaly> DetectGauge(const std::vector<double>& values,
   std::vector<Anomaly> found = Detect(coarse, SeriesKind::kGauge, options);
   // Samples of changes too short to report are no history either: a lone
   // wild sample must not mask what comes after it.
+  // Short is counted in samples, not buckets: a lone sample followed by
+  // no data (a sparse call edge whose one slow call is the last for a
+  // while) is still one sample, however long the anomaly stays open.
+  auto too_short = [&](const Anomaly& a) {
+    size_t samples = 0;
+    for (size_t j = a.onset; j < std::min(a.end, coarse.size()); ++j) {
+      samples += !std::isnan(coarse[j]);
+    }
+    return samples < kMinGaugeSamples;
+  };
   std::vector<char> blip(coarse.size(), 0);
   for (const Anomaly& a : found) {
-    if (a.end < a.onset + kMinGaugeSamples) {
-      std::fill(blip.begin() + a.onset, blip.begin() + a.end, 1);
-    }
+    if (too_short(a)) std::fill(blip.begin() + a.onset, blip.begin() + std::min(a.end, coarse.size()), 1);
   }
-  std::erase_if(found, [](const Anomaly& a) { return a.end < a.onset + kMinGaugeSamples; });
+  std::erase_if(found, too_short);
   // A gauge change must be material: a very steady gauge moving 10% is
   // statistically certain and operationally nothing.
   std::erase_if(found, [](const Anomaly& a) {

@@ -333,15 +333,15 @@ struct TopologyBuilder::State {
   // (Edges() would drop it) is not kept: stored, it would only repeat the
   // stronger edge's calls.
   void Count(size_t source, uint32_t caller, uint32_t callee, int64_t ts_ns, int64_t latency_ns,
-             bool error) {
+             bool error, int64_t gap_ns = 0) {
     SourceStats& stats = pairs[PairKey(caller, callee)].by_source[source];
     if (!stats.seen && source != kTraceIndex) strong_changed = true;
     const uint32_t weight = source == kTraceIndex ? options.trace_sample : 1;
     stats.AddCall(ts_ns, latency_ns, error, weight);
     if (!options.record_calls) return;
     if (source == kTraceIndex && StronglyConnected(caller, callee)) return;
-    calls.push_back(Call{service_names[caller], service_names[callee], ts_ns, latency_ns, error,
-                         kSourceOfIndex[source], weight});
+    calls.push_back(Call{service_names[caller], service_names[callee], ts_ns, latency_ns, gap_ns,
+                         error, kSourceOfIndex[source], weight});
   }
 
   // Whether span or field evidence connects the two services, either way
@@ -368,7 +368,8 @@ struct TopologyBuilder::State {
       ++counters.same_service;
       return;
     }
-    Count(kSpanIndex, parent.service, child.service, child.ts_ns, parent.duration_ns, child.error);
+    Count(kSpanIndex, parent.service, child.service, child.ts_ns, parent.duration_ns, child.error,
+          std::max<int64_t>(parent.duration_ns - child.duration_ns, 0));
   }
 
   void AddSpan(std::string_view service, std::string_view trace_id, std::string_view span_id,

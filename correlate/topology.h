@@ -117,6 +117,13 @@ inline constexpr std::array<EdgeSignalNames, 3> kEdgeSignals = {{
     {EdgeSource::kTrace, "edge.trace_calls", "edge.trace_errors"},
 }};
 inline constexpr std::string_view kEdgeLatency = "edge.latency";
+// Spans only: the part of a call spent outside the callee's own span (the
+// caller's client span minus the callee's server span): the network both
+// ways, connection pools, the callee's accept queue, a CPU-starved end
+// waiting to run. Normally a few milliseconds whatever the callee does, so a
+// network delay or a starved pod stands out here where the whole call's
+// latency, which carries the callee's work, hides it.
+inline constexpr std::string_view kEdgeGap = "edge.gap";
 
 // One call as the builder resolved it, for rollups at ingest
 // (TopologyOptions::record_calls; correlate/rollup.h RollupCalls): a span
@@ -128,6 +135,7 @@ struct Call {
   std::string callee;
   int64_t ts_ns = 0;       // the child span's (or record's) event time
   int64_t latency_ns = 0;  // spans: the parent span's duration (see Edge); else 0
+  int64_t gap_ns = 0;      // spans: latency_ns minus the child span's duration, >= 0
   bool error = false;
   EdgeSource source = EdgeSource::kSpan;
   // Calls this one stands for: TopologyOptions::trace_sample for a trace

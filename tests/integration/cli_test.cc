@@ -548,10 +548,13 @@ TEST_F(CliTest, SignalsAnomaliesAndTopologyOnAnOutage) {
                                   " --service api --signal 'edge.*' -o json");
   ASSERT_EQ(edge.exit_code, 0) << edge.err;
   const std::vector<std::string> edge_series = Lines(edge.out);
-  ASSERT_EQ(edge_series.size(), 2u) << edge.out;  // edge.calls, edge.latency
+  ASSERT_EQ(edge_series.size(), 3u) << edge.out;  // edge.calls, edge.gap, edge.latency
   for (const std::string& line : edge_series) {
     EXPECT_EQ(JsonString(line, "dimension"), "caller=gateway") << line;
   }
+  // The gateway's 5 ms span around api's 3 ms one: 2 ms outside api.
+  EXPECT_EQ(JsonString(edge_series[1], "signal"), "edge.gap");
+  EXPECT_NE(edge_series[1].find("\"values\":[1.99"), std::string::npos) << edge_series[1];
 
   // Root cause: api fails, the gateway (its caller) returns 503s.
   CommandResult explained = RunCommand(Fl() + " explain --db " + Db() +

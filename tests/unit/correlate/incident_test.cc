@@ -202,6 +202,36 @@ TEST(IncidentTest, ACpuStarvedCallerIsTheCauseOfItsSlowCallsNotTheCallee) {
   EXPECT_EQ(y.causes[0].kind, "network");
 }
 
+// A network delay on one pod: every call into it and out of it waits
+// outside the callee's span (edge.gap), on both of its edges, while the
+// calls it makes also look slow from its side (edge.latency on its callee).
+// The service the widened edges share is the cause, infrastructure/network;
+// its callee, whose own work did not change, is not, and is no reason to
+// call chat a victim.
+TEST(IncidentTest, ANetworkDelayIsTheServiceTheWidenedCallsShare) {
+  auto on_edge = [](Finding f, const std::string& caller) {
+    f.dimension = "caller=" + caller;
+    return f;
+  };
+  Incident x = Explain({
+      on_edge(Make("chat", "edge.gap", Family::kInfrastructure, "network", 0, 300), "gateway"),
+      on_edge(Make("scheduler", "edge.gap", Family::kInfrastructure, "network", 0, 200), "chat"),
+      on_edge(Make("scheduler", "edge.latency", Family::kUnknown, "", 0, 40), "chat"),
+      Make("gateway", "span.latency", Family::kInfrastructure, "latency", 10, 30),
+      Make("edge", "http.5xx", Family::kSoftware, "5xx", 20, 10),
+  });
+  ASSERT_FALSE(x.causes.empty());
+  EXPECT_EQ(x.causes[0].service, "chat") << x.causes[0].why;
+  EXPECT_EQ(x.causes[0].family, Family::kInfrastructure);
+  EXPECT_EQ(x.causes[0].kind, "network");
+  EXPECT_EQ(x.chain, (std::vector<std::string>{"chat", "gateway", "edge"}));
+  // One widened edge and nothing else: the callee's side.
+  Incident y = Explain({on_edge(Make("cache", "edge.gap", Family::kInfrastructure, "network", 0, 300),
+                                "moderation")});
+  ASSERT_FALSE(y.causes.empty());
+  EXPECT_EQ(y.causes[0].service, "cache") << y.causes[0].why;
+}
+
 TEST(IncidentTest, WeakEvidenceIsUnknownAndNoFindingsIsNoIncident) {
   Incident weak = Explain({Make("cache", "metric:memory_usage", Family::kInfrastructure, "memory", 0, 2)});
   ASSERT_EQ(weak.causes.size(), 1u);

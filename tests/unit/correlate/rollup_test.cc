@@ -214,13 +214,13 @@ TEST(Rollup, LatencyHistogramsEqualValueByValue) {
 // calls adds up to the rollup of all of them.
 TEST(Rollup, CallsArePerCalleeAndCallerAndAddUp) {
   const std::vector<Call> calls = {
-      {"web", "api", kT0 + 1 * kSecond, 4'000'000, false, EdgeSource::kSpan},
-      {"web", "api", kT0 + 2 * kSecond, 9'000'000, true, EdgeSource::kSpan},
-      {"cron", "api", kT0 + 3 * kSecond, 2'000'000, false, EdgeSource::kSpan},
-      {"web", "api", kT0 + 12 * kSecond, 5'000'000, false, EdgeSource::kSpan},
-      {"api", "db", kT0 + 1 * kSecond, 0, true, EdgeSource::kField},
-      {"web", "audit", kT0 + 1 * kSecond, 0, false, EdgeSource::kTrace},
-      {"", "db", kT0, 0, false, EdgeSource::kField},  // no caller: skipped
+      {"web", "api", kT0 + 1 * kSecond, 4'000'000, 1'000'000, false, EdgeSource::kSpan},
+      {"web", "api", kT0 + 2 * kSecond, 9'000'000, 7'000'000, true, EdgeSource::kSpan},
+      {"cron", "api", kT0 + 3 * kSecond, 2'000'000, 500'000, false, EdgeSource::kSpan},
+      {"web", "api", kT0 + 12 * kSecond, 5'000'000, 1'000'000, false, EdgeSource::kSpan},
+      {"api", "db", kT0 + 1 * kSecond, 0, 0, true, EdgeSource::kField},
+      {"web", "audit", kT0 + 1 * kSecond, 0, 0, false, EdgeSource::kTrace},
+      {"", "db", kT0, 0, 0, false, EdgeSource::kField},  // no caller: skipped
   };
   const std::vector<storage::ServiceBucket> buckets = RollupCalls(calls, RollupOptions{});
   Flat flat = Flatten(buckets);
@@ -233,6 +233,11 @@ TEST(Rollup, CallsArePerCalleeAndCallerAndAddUp) {
   EXPECT_EQ(at("api", kT0, "edge.latency", "caller=web").histogram.count(), 2u);
   EXPECT_NEAR(at("api", kT0, "edge.latency", "caller=web").histogram.Quantile(1.0), 9.0,
               0.1);
+  EXPECT_EQ(at("api", kT0, "edge.gap", "caller=web").histogram.count(), 2u);
+  EXPECT_NEAR(at("api", kT0, "edge.gap", "caller=web").histogram.Quantile(1.0), 7.0, 0.1);
+  EXPECT_NEAR(at("api", kT0, "edge.gap", "caller=web").histogram.Quantile(0.0), 1.0, 0.05);
+  EXPECT_EQ(flat.count(Flat::key_type{"db", kT0, "edge.gap", "caller=api"}), 0u)
+      << "no spans, no gap";
   EXPECT_EQ(at("api", kT0, "edge.calls", "caller=cron").count, 1u);
   EXPECT_EQ(at("api", kT0 + 10 * kSecond, "edge.calls", "caller=web").count, 1u);
   EXPECT_EQ(at("db", kT0, "edge.peer_calls", "caller=api").count, 1u);

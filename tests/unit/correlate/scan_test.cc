@@ -96,6 +96,39 @@ Result<std::vector<Finding>> ScanStore(const std::string& dir, storage::EncodedB
   return FindAnomalies(reader.get(), since_ns, until_ns, kBucket, classifier, options);
 }
 
+// A sparse series whose last sample is wild (one slow call on a call edge
+// that then sees no calls for a while) stays one sample, however long the
+// change stays open for want of data: not reported. Three such samples are.
+TEST(Scan, ALoneSampleBeforeASeriesFallsSilentIsNotAChange) {
+  testing::TempDir tmp;
+  std::mt19937 rng(3);
+  std::normal_distribution<double> noise(0, 0.3);
+  auto scan = [&](const std::string& dir, int wild) {
+    storage::EncodedBatch batch;
+    for (int b = 0; b < 6 * 90; ++b) {
+      const int minute = b / 6;
+      storage::ServiceBucket bucket = Bucket("api", kT0 + b * kBucket);
+      Add(&bucket, "records", 50, NAN);
+      if (b % 6 == 0 && minute < 60 + wild) {
+        Add(&bucket, "metric:gap_ms", 0, minute < 60 ? 4 + noise(rng) : 220 + noise(rng));
+      }
+      std::sort(bucket.entries.begin(), bucket.entries.end(),
+                [](const auto& x, const auto& y) { return x.signal < y.signal; });
+      batch.series.push_back(std::move(bucket));
+    }
+    return ScanStore(dir, std::move(batch), kT0 + 30 * 60 * kSecond, kT0 + 90 * 60 * kSecond);
+  };
+  Result<std::vector<Finding>> one = scan(tmp.Sub("one"), 1);
+  ASSERT_OK(one.status());
+  std::string all;
+  for (const Finding& f : *one) all += FindingJson(f) + "\n";
+  EXPECT_TRUE(one->empty()) << all;
+  Result<std::vector<Finding>> three = scan(tmp.Sub("three"), 3);
+  ASSERT_OK(three.status());
+  ASSERT_EQ(three->size(), 1u);
+  EXPECT_EQ((*three)[0].onset_ns, kT0 + 60 * 60 * kSecond);
+}
+
 TEST(Scan, GaugeGoingThroughItsUsualExcursionsIsQuietAfterTheFirst) {
   // A once-a-minute gauge (absent for the first hour: its sampling interval
   // must still be read as one minute) that jumps to 50 for four minutes every

@@ -736,11 +736,19 @@ TEST(TopologyTest, RecordedCallsAreTheResolvedCallsOfEverySource) {
   EXPECT_EQ(calls[0].callee, "db");
   EXPECT_EQ(calls[0].ts_ns, kT0 + 2 * kMs);
   EXPECT_EQ(calls[0].latency_ns, 9 * kMs);  // the caller's span
+  EXPECT_EQ(calls[0].gap_ns, 4 * kMs);      // ... minus the callee's
   EXPECT_TRUE(calls[0].error);
   EXPECT_EQ(calls[0].source, EdgeSource::kSpan);
   EXPECT_EQ(calls[1].callee, "cache");
   EXPECT_EQ(calls[1].source, EdgeSource::kField);
+  EXPECT_EQ(calls[1].gap_ns, 0);
   EXPECT_TRUE(builder.TakeCalls().empty()) << "taken once";
+  // A callee span outlasting its caller's (an asynchronous call) has no gap.
+  builder.AddSpan("api", "t3", "p", "", kT0, 2 * kMs, false);
+  builder.AddSpan("queue", "t3", "q", "p", kT0 + 1 * kMs, 30 * kMs, false);
+  calls = builder.TakeCalls();
+  ASSERT_EQ(calls.size(), 1u);
+  EXPECT_EQ(calls[0].gap_ns, 0);
 
   builder.Edges(/*flush=*/true);  // resolves trace t2
   calls = builder.TakeCalls();

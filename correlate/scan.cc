@@ -17,8 +17,8 @@ namespace faultline::correlate {
 
 namespace {
 
-Stat StatOf(const storage::SeriesPoint& point) {
-  if (!point.histogram.empty()) return Stat::kP95;
+Stat StatOf(const std::string& signal, const storage::SeriesPoint& point) {
+  if (!point.histogram.empty()) return signal == kEdgeGap ? Stat::kP50 : Stat::kP95;
   if (point.has_samples()) return Stat::kMean;
   return Stat::kCount;
 }
@@ -27,6 +27,7 @@ double ValueOf(const storage::SeriesPoint& point, Stat stat) {
   switch (stat) {
     case Stat::kCount: return static_cast<double>(point.count);
     case Stat::kP95: return point.histogram.Quantile(0.95);
+    case Stat::kP50: return point.histogram.Quantile(0.5);
     case Stat::kMean: return point.mean();
   }
   return 0;
@@ -249,6 +250,7 @@ const char* StatName(Stat stat) {
   switch (stat) {
     case Stat::kCount: return "count";
     case Stat::kP95: return "p95_ms";
+    case Stat::kP50: return "p50_ms";
     case Stat::kMean: return "mean";
   }
   return "count";
@@ -285,7 +287,7 @@ Result<std::vector<DenseSeries>> LoadDenseSeries(storage::Reader* reader, int64_
             s.service = bucket.service;
             s.signal = e.signal;
             s.dimension = e.dimension;
-            s.stat = StatOf(e.point);
+            s.stat = StatOf(e.signal, e.point);
             s.values.assign(n, s.stat == Stat::kCount ? 0.0 : NAN);
           }
           DenseSeries& s = out[it->second];

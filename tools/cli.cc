@@ -28,6 +28,8 @@
 #include "tools/patterns_mine.h"
 #include "tools/serve.h"
 #include "tools/incident_commands.h"
+#include "tools/simulate_command.h"
+#include "tools/eval_command.h"
 #include "tools/signals_commands.h"
 
 namespace faultline::tools {
@@ -1056,6 +1058,12 @@ int RunCli(int argc, char** argv) {
   CLI::App* status = AddStatusCommand(&app, &status_flags);
   add_db(status);
 
+  SimulateFlags simulate_flags;
+  CLI::App* simulate = AddSimulateCommand(&app, &simulate_flags);
+  EvalFlags eval_flags;
+  CLI::App* eval = AddEvalCommand(&app, &eval_flags);
+  add_db(eval);
+
   CLI::App* broker = AddBrokerCommand(&app, &broker_options);
   ProduceCommandOptions produce_options;
   CLI::App* produce = AddProduceCommand(&app, &produce_options);
@@ -1083,6 +1091,8 @@ int RunCli(int argc, char** argv) {
     if (explain->parsed()) return RunExplainCommand(db, explain_flags);
     if (incidents->parsed()) return RunIncidentsCommand(db, incidents_flags);
     if (status->parsed()) return RunStatusCommand(db, status_flags);
+    if (simulate->parsed()) return RunSimulateCommand(simulate_flags);
+    if (eval->parsed()) return RunEvalCommand(db, eval_flags);
     if (broker->parsed()) return RunBrokerCommand(broker_options, g_interrupted);
     if (produce->parsed()) return RunProduceCommand(produce_options, g_interrupted);
     if (search->parsed()) {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <optional>
 
 #include <CLI/CLI.hpp>
 #include <simdjson.h>
@@ -17,6 +18,15 @@
 
 namespace faultline::tools {
 
+// What every command needs: the store, the classifier, the bucket width.
+struct IncidentSession {
+  std::unique_ptr<storage::Reader> reader;
+  std::optional<correlate::SignalClassifier> classifier;
+  Config config;
+  int64_t bucket_ns = 10'000'000'000;
+  int64_t history_ns = 3600'000'000'000;
+};
+
 namespace {
 
 using correlate::Cause;
@@ -25,14 +35,7 @@ using correlate::Incident;
 using internal::Fail;
 using internal::WriteOut;
 
-// What every command needs: the store, the classifier, the bucket width.
-struct Context {
-  std::unique_ptr<storage::Reader> reader;
-  std::optional<correlate::SignalClassifier> classifier;
-  Config config;
-  int64_t bucket_ns = 10'000'000'000;
-  int64_t history_ns = 3600'000'000'000;
-};
+using Context = IncidentSession;
 
 Status Open(const std::string& db, const IncidentFlags& flags, Context* ctx) {
   if (!flags.config.empty()) {
@@ -184,6 +187,35 @@ Result<std::vector<Incident>> Incidents(Context* ctx, int64_t since_ns, int64_t 
                                                 options, findings, &x));
   }
   return incidents;
+}
+
+// "What went wrong in [since, until)?": the findings with onset there,
+// judged against the habits before it, with trace blame; nullopt when
+// nothing changed. `after` more data confirms changes begun in the window.
+Result<std::optional<Incident>> ExplainWindow(Context* ctx, int64_t since, int64_t until,
+                                              int64_t after) {
+  const correlate::CorrelateOptions& options = ctx->config.correlate;
+  std::vector<Finding> findings;
+  std::vector<correlate::Edge> edges;
+  FL_RETURN_IF_ERROR(Load(ctx, since - options.habit_window_ns, until + after, &findings, &edges));
+  // Data after the window confirms changes that began in it (a line that
+  // stopped is only known to have stopped some minutes later); changes
+  // that began after it are not part of the answer.
+  std::erase_if(findings, [&](const Finding& f) { return f.onset_ns >= until; });
+  // Errors followed through their traces to the services they came from.
+  FL_ASSIGN_OR_RETURN(correlate::BlameResult blamed,
+                      correlate::TraceBlame(ctx->reader.get(), since, until, ctx->bucket_ns));
+  for (Finding& f : blamed.findings) findings.push_back(std::move(f));
+  // Findings before the window are the habits it is judged against.
+  auto in_window = std::stable_partition(findings.begin(), findings.end(),
+                                         [&](const Finding& f) { return f.onset_ns < since; });
+  std::vector<Finding> earlier(std::make_move_iterator(findings.begin()),
+                               std::make_move_iterator(in_window));
+  findings.erase(findings.begin(), in_window);
+  if (findings.empty()) return std::optional<Incident>();
+  return std::optional<Incident>(correlate::Correlate(
+      std::move(findings), edges, ctx->bucket_ns,
+      std::min(until + after, DataEnd(ctx->reader.get())), options, earlier));
 }
 
 // The onset an id names (its first 15 characters: yyyymmddThhmmss).
@@ -342,9 +374,6 @@ int RunExplainCommand(const std::string& db, const IncidentFlags& flags) {
     const int64_t b = ctx.bucket_ns;
     const int64_t since = (*at - *window / 2) / b * b;
     const int64_t until = (*at + *window / 2 + b - 1) / b * b;
-    const correlate::CorrelateOptions& options = ctx.config.correlate;
-    std::vector<Finding> findings;
-    std::vector<correlate::Edge> edges;
     int64_t after = 0;
     if (!flags.after.empty()) {
       Result<int64_t> parsed = ParseDuration(flags.after);
@@ -353,27 +382,9 @@ int RunExplainCommand(const std::string& db, const IncidentFlags& flags) {
       }
       after = *parsed;
     }
-    if (Status s =
-            Load(&ctx, since - options.habit_window_ns, until + after, &findings, &edges);
-        !s.ok()) {
-      return Fail(s);
-    }
-    // Data after the window confirms changes that began in it (a line that
-    // stopped is only known to have stopped some minutes later); changes
-    // that began after it are not part of the answer.
-    std::erase_if(findings, [&](const Finding& f) { return f.onset_ns >= until; });
-    // Errors followed through their traces to the services they came from.
-    Result<correlate::BlameResult> blamed =
-        correlate::TraceBlame(ctx.reader.get(), since, until, ctx.bucket_ns);
-    if (!blamed.ok()) return Fail(blamed.status());
-    for (Finding& f : blamed->findings) findings.push_back(std::move(f));
-    // Findings before the window are the habits it is judged against.
-    auto in_window = std::stable_partition(findings.begin(), findings.end(),
-                                           [&](const Finding& f) { return f.onset_ns < since; });
-    std::vector<Finding> earlier(std::make_move_iterator(findings.begin()),
-                                 std::make_move_iterator(in_window));
-    findings.erase(findings.begin(), in_window);
-    if (findings.empty()) {
+    Result<std::optional<Incident>> found = ExplainWindow(&ctx, since, until, after);
+    if (!found.ok()) return Fail(found.status());
+    if (!found->has_value()) {
       if (output == "json") {
         WriteOut("{\"id\":null,\"identified\":false,\"causes\":[],\"chain\":[],\"impacted\":"
                  "{\"endpoints\":[],\"regions\":[],\"services\":[]},\"onset\":null,\"window\":[\"" +
@@ -384,9 +395,7 @@ int RunExplainCommand(const std::string& db, const IncidentFlags& flags) {
       }
       return 0;
     }
-    incident = correlate::Correlate(std::move(findings), edges, ctx.bucket_ns,
-                                    std::min(until + after, DataEnd(ctx.reader.get())), options,
-                                    earlier);
+    incident = std::move(**found);
   } else {
     Result<Incident> found = FindIncident(&ctx, flags.id);
     if (!found.ok()) return Fail(found.status());
@@ -489,6 +498,38 @@ int RunStatusCommand(const std::string& db, const IncidentFlags& flags) {
   if (!found.ok()) return Fail(found.status());
   WriteOut(StatusMarkdown(*found));
   return 0;
+}
+
+// ---- for other commands ----------------------------------------------------------
+
+Result<std::shared_ptr<IncidentSession>> OpenIncidentSession(const std::string& db,
+                                                             const IncidentFlags& flags) {
+  auto session = std::make_shared<IncidentSession>();
+  FL_RETURN_IF_ERROR(Open(db, flags, session.get()));
+  return session;
+}
+
+Result<std::vector<Incident>> SessionIncidents(IncidentSession* session, int64_t since_ns,
+                                               int64_t until_ns) {
+  return Incidents(session, since_ns, until_ns);
+}
+
+Result<std::optional<Incident>> SessionExplain(IncidentSession* session, int64_t since_ns,
+                                               int64_t until_ns) {
+  return ExplainWindow(session, since_ns, until_ns, 0);
+}
+
+Result<Incident> SessionFind(IncidentSession* session, const std::string& id) {
+  FL_ASSIGN_OR_RETURN(Incident x, FindIncident(session, id));
+  FL_RETURN_IF_ERROR(correlate::CollectEvidenceLines(session->reader.get(), &x));
+  return x;
+}
+
+storage::Reader* SessionReader(IncidentSession* session) { return session->reader.get(); }
+int64_t SessionBucket(const IncidentSession* session) { return session->bucket_ns; }
+
+std::string StatusPageMarkdown(const correlate::Incident& incident) {
+  return StatusMarkdown(incident);
 }
 
 }  // namespace faultline::tools

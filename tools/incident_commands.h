@@ -4,11 +4,22 @@
 // codes as tools/cli.h.
 #pragma once
 
+#include <cstdint>
+#include <memory>
+#include <optional>
 #include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "correlate/incident.h"
 
 namespace CLI {
 class App;
 }  // namespace CLI
+
+namespace faultline::storage {
+class Reader;
+}  // namespace faultline::storage
 
 namespace faultline::tools {
 
@@ -32,5 +43,22 @@ int RunIncidentsCommand(const std::string& db, const IncidentFlags& flags);
 
 CLI::App* AddStatusCommand(CLI::App* app, IncidentFlags* flags);
 int RunStatusCommand(const std::string& db, const IncidentFlags& flags);
+
+// The same answers for other commands (eval, report): a store opened once
+// (flags: config and history), then incidents over a range, "what went
+// wrong in [since, until)" (nullopt: nothing changed), or one incident by
+// id with its evidence lines.
+struct IncidentSession;
+Result<std::shared_ptr<IncidentSession>> OpenIncidentSession(const std::string& db,
+                                                             const IncidentFlags& flags);
+Result<std::vector<correlate::Incident>> SessionIncidents(IncidentSession* session,
+                                                          int64_t since_ns, int64_t until_ns);
+Result<std::optional<correlate::Incident>> SessionExplain(IncidentSession* session,
+                                                          int64_t since_ns, int64_t until_ns);
+Result<correlate::Incident> SessionFind(IncidentSession* session, const std::string& id);
+storage::Reader* SessionReader(IncidentSession* session);
+int64_t SessionBucket(const IncidentSession* session);
+// `faultline status ID`'s markdown.
+std::string StatusPageMarkdown(const correlate::Incident& incident);
 
 }  // namespace faultline::tools

@@ -47,6 +47,8 @@ const std::vector<SignalRule>& SignalClassifier::BuiltinRules() {
        Family::kInfrastructure, "gpu", 0},
       {Target::kText, R"(out of memory|\boom\b|oomkill|killed process|memory cgroup|cannot allocate memory)",
        Family::kInfrastructure, "oom", 0},
+      {Target::kText, R"(memory pressure|maxmemory|outofmemory|heap space|gc overhead|evict(ed|ing|ion)\b.{0,40}(keys|entries|pods?|memory))",
+       Family::kInfrastructure, "memory", 0},
       {Target::kText, R"(no space left|disk (full|pressure)|i/o error|read-only file system|filesystem.{0,20}full)",
        Family::kInfrastructure, "disk", 0},
       {Target::kText, R"(node.{0,30}not ?ready|kubelet.{0,40}(stopped|unhealthy)|node.{0,20}(unreachable|down))",

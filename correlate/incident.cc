@@ -30,6 +30,10 @@ constexpr double kVictimFactor = 0.3;
 // Onset order: a candidate's score is divided by 1 + this per minute its
 // first change came after the incident's first.
 constexpr double kLatePenalty = 0.5;
+// Onsets are estimated to the bucket, and a step's is 1-2 buckets early in
+// about 6% of series (correlate/detect.h): two changes this many buckets
+// apart may have begun together.
+constexpr int64_t kOnsetSlack = 2;
 
 bool IsTemplate(const std::string& signal) { return signal.rfind("template:", 0) == 0; }
 
@@ -177,9 +181,11 @@ struct Candidate {
   double own_fault = 0;   // Propagates(): what its callers would see
   double own_demand = 0;  // demand changes: what its callees would see
   double own_cause = 0;   // CanCause(): what could explain others' changes
+  double own_gap = 0;     // edge.gap: calls into or out of it waiting outside the callee
   int64_t onset_ns = INT64_MAX;
   int64_t fault_onset_ns = INT64_MAX;   // first Propagates() finding
   int64_t demand_onset_ns = INT64_MAX;  // first demand finding
+  int64_t gap_onset_ns = INT64_MAX;     // first edge.gap finding
 };
 
 // w1 + w2/2 + w3/3 ...: more findings add, but less each.
@@ -408,15 +414,17 @@ void Rank(Incident* incident, const Graph& graph, int64_t bucket_ns,
     c.onset_ns = std::min(c.onset_ns, fs[i].onset_ns);
     if (Propagates(fs[i])) c.fault_onset_ns = std::min(c.fault_onset_ns, fs[i].onset_ns);
     if (IsDemand(fs[i])) c.demand_onset_ns = std::min(c.demand_onset_ns, fs[i].onset_ns);
+    if (fs[i].signal == kEdgeGap) c.gap_onset_ns = std::min(c.gap_onset_ns, fs[i].onset_ns);
   }
   if (by_service.empty()) return;
   int64_t first_onset = INT64_MAX;
   for (auto& [name, c] : by_service) {
     std::stable_sort(c.findings.begin(), c.findings.end(),
                      [&](size_t a, size_t b) { return weight[a] > weight[b]; });
-    std::vector<double> all, fault, demand, cause;
+    std::vector<double> all, fault, demand, cause, gap;
     for (size_t i : c.findings) {
       all.push_back(weight[i]);
+      if (fs[i].signal == kEdgeGap) gap.push_back(weight[i]);
       if (IsDemand(fs[i])) demand.push_back(weight[i]);
       if (Propagates(fs[i])) fault.push_back(weight[i]);
       if (CanCause(fs[i])) cause.push_back(weight[i]);
@@ -425,6 +433,7 @@ void Rank(Incident* incident, const Graph& graph, int64_t bucket_ns,
     c.own_fault = Diminishing(fault);
     c.own_demand = Diminishing(demand);
     c.own_cause = Diminishing(cause);
+    c.own_gap = Diminishing(gap);
   }
   // Onset order is measured from the first change that matters: the
   // earliest onset among candidates with at least half the evidence of the
@@ -449,7 +458,7 @@ void Rank(Incident* incident, const Graph& graph, int64_t bucket_ns,
     // Onsets compared are those of the evidence in question: the other's
     // failure (or demand change) against this one's first change.
     auto credit = [&](int64_t other_onset, double evidence, int d) {
-      if (other_onset + bucket_ns < c.onset_ns) return 0.0;
+      if (other_onset + kOnsetSlack * bucket_ns < c.onset_ns) return 0.0;
       return std::min(evidence, c.own_cause) * kExplainShare * std::pow(0.5, d - 1);
     };
     auto gather = [&](const std::map<std::string, std::vector<std::string>>& next,
@@ -466,9 +475,6 @@ void Rank(Incident* incident, const Graph& graph, int64_t bucket_ns,
         }
       }
     };
-    gather(graph.callers, &Candidate::own_fault, &Candidate::fault_onset_ns);
-    gather(graph.callees, &Candidate::own_demand, &Candidate::demand_onset_ns);
-    cause.explains = explained_names.size();
     // A callee that failed no later than this service did explains its
     // failure; a caller whose demand changed no later explains its demand
     // change. Either makes it a victim, if that other change convinces.
@@ -476,17 +482,39 @@ void Rank(Incident* incident, const Graph& graph, int64_t bucket_ns,
     auto convincing = [&](double other, double mine) {
       return other > 0 && other >= std::min(options.min_cause_weight, 0.5 * mine);
     };
-    if (c.own_fault > 0) {
+    // Where demand starts (its demand changed no later than its other
+    // signals, and no caller's demand changed before it), its own slowness
+    // and its callees' are the surge's effects, not a failure below it.
+    const bool demand_led = c.own_demand > 0 && (c.own_demand >= c.own_fault ||
+                                                 c.demand_onset_ns <= c.fault_onset_ns);
+    bool demand_origin = demand_led;
+    if (demand_led) {
+      for (const auto& [caller, d] : Graph::Reach(graph.callers, name, 2)) {
+        auto it = by_service.find(caller);
+        if (it != by_service.end() && convincing(it->second.own_demand, c.own_demand) &&
+            it->second.demand_onset_ns <= c.demand_onset_ns) {
+          demand_origin = false;
+          break;
+        }
+      }
+    }
+    // Calls into a callee that wait outside it (edge.gap) fail its callers
+    // as surely as its own errors would.
+    if (c.own_fault > 0 && !demand_origin) {
       for (const auto& [callee, d] : Graph::Reach(graph.callees, name, 2)) {
         auto it = by_service.find(callee);
-        if (it == by_service.end() || !convincing(it->second.own_fault, c.own_fault)) continue;
-        if (it->second.fault_onset_ns <= c.fault_onset_ns + bucket_ns) {
+        const Candidate& other = it == by_service.end() ? c : it->second;
+        if (it == by_service.end() || !convincing(other.own_fault + other.own_gap, c.own_fault)) {
+          continue;
+        }
+        if (std::min(other.fault_onset_ns, other.gap_onset_ns) <=
+            c.fault_onset_ns + kOnsetSlack * bucket_ns) {
           victim_of = callee;
           break;
         }
       }
     }
-    if (victim_of.empty() && c.own_demand > 0 && c.own_demand >= c.own_fault) {
+    if (victim_of.empty() && demand_led) {
       for (const auto& [caller, d] : Graph::Reach(graph.callers, name, 2)) {
         auto it = by_service.find(caller);
         if (it == by_service.end() || !convincing(it->second.own_demand, c.own_demand)) continue;
@@ -496,6 +524,13 @@ void Rank(Incident* incident, const Graph& graph, int64_t bucket_ns,
         }
       }
     }
+    gather(graph.callers, &Candidate::own_fault, &Candidate::fault_onset_ns);
+    gather(graph.callees, &Candidate::own_demand, &Candidate::demand_onset_ns);
+    // Where demand starts (no caller's demand changed before it), the
+    // slowness and errors of overloaded callees that follow are its effects
+    // too: a surge at the edge queues the GPU pools behind it.
+    if (demand_origin) gather(graph.callees, &Candidate::own_fault, &Candidate::fault_onset_ns);
+    cause.explains = explained_names.size();
     const double minutes_late =
         static_cast<double>(std::max<int64_t>(0, c.onset_ns - first_onset)) /
         (60.0 * 1'000'000'000.0);
@@ -503,6 +538,18 @@ void Rank(Incident* incident, const Graph& graph, int64_t bucket_ns,
     if (!victim_of.empty()) cause.score *= kVictimFactor;
     for (size_t i : c.findings) cause.evidence.push_back(fs[i]);
     ClassifyCause(cause.evidence, &cause);
+    if (demand_origin && victim_of.empty() && cause.family != Family::kDemand) {
+      // Its slowness is what its own surge did to it: the family is demand,
+      // the kind its strongest demand finding's.
+      cause.family = Family::kDemand;
+      cause.kind = "traffic";
+      for (size_t i : c.findings) {
+        if (IsDemand(fs[i]) && !fs[i].kind.empty()) {
+          cause.kind = fs[i].kind;
+          break;
+        }
+      }
+    }
     // Why, in one sentence.
     std::string why = std::to_string(c.findings.size()) + " change" +
                       (c.findings.size() == 1 ? "" : "s") + " of its own (" +

@@ -168,16 +168,19 @@ std::vector<Anomaly> DetectGauge(const std::vector<double>& values,
   return found;
 }
 
-// Folds each group of at least `min_size` findings into its strongest:
-// `fold(head, other)` for every other member, which is then dropped.
+// Folds each group of at least `min_size` findings into its strongest (of
+// those `preferred` says, if any): `fold(head, other)` for every other
+// member, which is then dropped.
 template <typename Fold>
-std::vector<Finding> FoldGroups(std::vector<Finding> findings,
-                                std::vector<std::vector<size_t>> groups, size_t min_size,
-                                Fold fold) {
+std::vector<Finding> FoldGroups(
+    std::vector<Finding> findings, std::vector<std::vector<size_t>> groups, size_t min_size,
+    Fold fold, bool (*preferred)(const Finding&) = [](const Finding&) { return true; }) {
   std::vector<char> drop(findings.size(), 0);
   for (std::vector<size_t>& members : groups) {
     if (members.size() < std::max<size_t>(min_size, 2)) continue;
     std::stable_sort(members.begin(), members.end(), [&](size_t a, size_t b) {
+      const bool pa = preferred(findings[a]), pb = preferred(findings[b]);
+      if (pa != pb) return pa;
       return findings[a].anomaly.strength > findings[b].anomaly.strength;
     });
     for (size_t m = 1; m < members.size(); ++m) {
@@ -241,7 +244,11 @@ std::vector<Finding> MergeSameOnset(std::vector<Finding> findings) {
                       head.related.push_back(RelatedSignal{other.signal, other.dimension,
                                                            other.anomaly.strength, other.family,
                                                            other.kind, other.template_id});
-                    });
+                    },
+                    // A service's line count is the sum of its parts: when
+                    // it moves with one of them (its errors, a template),
+                    // the part says what happened, not "more traffic".
+                    [](const Finding& f) { return f.signal != "records"; });
 }
 
 }  // namespace
@@ -424,6 +431,19 @@ Result<std::vector<Finding>> FindAnomalies(storage::Reader* reader, int64_t sinc
   if (every_signal) filter.signals = {"*"};
   FL_ASSIGN_OR_RETURN(std::vector<DenseSeries> series,
                       LoadDenseSeries(reader, read_from, until_ns, bucket_ns, filter));
+  // The bucket the data ends in is only partly written (a batch of files
+  // ends mid-bucket; a stream's newest seconds): its counts would read as a
+  // drop of every service at once. Count series know nothing there yet.
+  if (Result<storage::StoreStats> stats = reader->Stats(); stats.ok() && stats->records > 0) {
+    const int64_t data_end = std::min(until_ns, stats->max_ts_ns + 1);
+    if (data_end > read_from && (data_end - read_from) % bucket_ns != 0) {
+      const auto partial = static_cast<size_t>((data_end - read_from) / bucket_ns);
+      for (DenseSeries& s : series) {
+        if (s.stat != Stat::kCount) continue;
+        for (size_t i = partial; i < s.values.size(); ++i) s.values[i] = NAN;
+      }
+    }
+  }
   std::unordered_map<uint64_t, const storage::StoredTemplate*> templates;
   std::vector<storage::StoredTemplate> stored;
   bool templates_loaded = false;

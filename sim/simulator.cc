@@ -336,6 +336,19 @@ class Run {
     int status = 200;
   };
 
+  // A call as instrumented clients record it: the caller's client span
+  // ("POST /<callee>") around the callee's server span, the network both
+  // ways in between.
+  Outcome Client(const std::string& caller, const std::string& callee, int64_t t, int64_t net_ns,
+                 const std::string& trace, const std::string& parent, int region,
+                 const Endpoint& ep, int depth) {
+    const std::string span = Hex(16);
+    Outcome o = Call(callee, t + net_ns / 2, trace, span, region, ep, depth + 1);
+    o.duration_ns += net_ns;
+    Span(t, caller, "POST /" + callee, trace, span, parent, o.duration_ns, o.failed);
+    return o;
+  }
+
   Outcome Call(const std::string& service, int64_t t, const std::string& trace,
                const std::string& parent, int region, const Endpoint& ep, int depth) {
     const std::string span = Hex(16);
@@ -392,7 +405,8 @@ class Run {
     for (const std::string& callee : calls) {
       if (service == "gateway" && callee == "ratelimit" && load_ > 2.0 && U() < 0.3) {
         // Shed: the limiter answers 429 and the request stops here.
-        Outcome o = Call(callee, t + static_cast<int64_t>(own_ms * kMs) + children_ns, trace, span, region, ep, depth + 1);
+        Outcome o = Client(service, callee, t + static_cast<int64_t>(own_ms * kMs) + children_ns,
+                           static_cast<int64_t>((0.6 + 0.8 * U()) * kMs), trace, span, region, ep, depth);
         children_ns += o.duration_ns;
         status = 429;
         break;
@@ -403,8 +417,9 @@ class Run {
       if (active && Is("network-partition") && callee == "metadata-db") {
         net_ns += static_cast<int64_t>((1000 + 600 * U()) * kMs);
       }
-      Outcome o = Call(callee, t + static_cast<int64_t>(own_ms * kMs) + children_ns + net_ns / 2, trace, span, region, ep, depth + 1);
-      children_ns += o.duration_ns + net_ns;
+      Outcome o = Client(service, callee, t + static_cast<int64_t>(own_ms * kMs) + children_ns,
+                         net_ns, trace, span, region, ep, depth);
+      children_ns += o.duration_ns;
       if (callee == "billing" || callee == "queue") continue;  // fire and forget
       if (active && Is("network-partition") && callee == "metadata-db" && U() < 0.3) {
         failed = true;
@@ -505,6 +520,18 @@ class Run {
     if (s % 5 == 0) Log(t + 100 * kMs, "billing", "WARN", "invoice export lagging behind by " + std::to_string(20 + rng_() % 40) + "s");
     if (s % 300 == 7) Log(t + 200 * kMs, "deploy-controller", "INFO", "cron: reconciled " + std::to_string(38 + rng_() % 5) + " deployments");
     if (U() < 1.0 / 90) Log(t + 300 * kMs, "queue", "WARN", "health check /healthz timed out after 2s");
+    // Housekeeping lines of services that log nothing per request.
+    if (s % 60 == 13) {
+      Log(t + 700 * kMs, "cache", "INFO", "background saving started by pid " + std::to_string(100 + rng_() % 900));
+      Log(t + 900 * kMs, "cache", "INFO", "DB saved on disk");
+    }
+    if (s % 30 == 17) Log(t + 800 * kMs, "metadata-db", "INFO", "checkpoint complete: wrote " + std::to_string(200 + rng_() % 300) + " buffers");
+    if (s % 30 == 23) {
+      for (const char* pool : {"gpu-pool-us-east", "gpu-pool-eu-west", "gpu-pool-ap-south"}) {
+        Log(t + 100 * kMs, pool, "INFO", "model shard heartbeat: 8/8 GPUs healthy");
+      }
+      Log(t + 150 * kMs, "scheduler", "INFO", "dispatch stats: queue depth " + std::to_string(rng_() % 4));
+    }
     if (s == o_.minutes * 60 / 5) {
       Log(t + 400 * kMs, "deploy-controller", "INFO", "deployed audio version 1.9.3 (was 1.9.2)");
       Log(t + 500 * kMs, "audio", "INFO", "starting audio version 1.9.3");
@@ -523,7 +550,7 @@ class Run {
       Log(t - 5 * kSec, "config-service", "INFO", "pushed config moderation/v42 to 12 pods");
       Log(t - 2 * kSec, "moderation", "INFO", "reloaded config moderation/v42");
     }
-    if (Is("cache-stampede")) Log(t, "cache", "WARN", "maxmemory reached: evicted 98% of keys");
+    if (Is("cache-stampede")) Log(t, "cache", "WARN", "used_memory reached maxmemory (4gb): evicted 98% of keys (allkeys-lru)");
     if (Is("db-pool-exhaustion")) Log(t + 2 * kSec, "metadata-db", "WARN", "slow query: SELECT * FROM api_keys WHERE key_hash = ? took 2400 ms");
     if (Is("gpu-failure")) Log(t, "gpu-pool-us-east", "ERROR", "NVRM: Xid 79, pid=4242, GPU has fallen off the bus");
     if (unrelated_) {

@@ -51,7 +51,7 @@ struct SimOptions {
   // Event time of the first line; the fault starts at fault_fraction of
   // the run (rounded down to a second).
   int64_t start_ns = int64_t{1'772'366'400} * 1'000'000'000;  // 2026-03-01T12:00:00Z
-  double fault_fraction = 0.5;
+  double fault_fraction = 0.6;
 };
 
 // What happened, for `faultline eval` and the tests.

@@ -23,7 +23,7 @@ struct EvalFlags {
   bool simulated = false;
   std::string seeds = "1..5";
   std::string scenarios;  // comma-separated; empty: all
-  int minutes = 12;
+  int minutes = 20;
   double rate = 20;
   std::string work;  // where simulated runs are written; empty: a temporary directory
   std::string cases;  // labels.json

@@ -78,7 +78,7 @@ const std::vector<SignalRule>& SignalClassifier::BuiltinRules() {
        Family::kSoftware, "error_lines", 0},
       // Signal names.
       {Target::kSignal, R"(^http\.429$)", Family::kDemand, "rate_limit", 1},
-      {Target::kSignal, R"(^(records|http\.requests|span\.calls)$)", Family::kDemand, "traffic", 1},
+      {Target::kSignal, R"(^(records|http\.requests|span\.calls|edge\.calls)$)", Family::kDemand, "traffic", 1},
       {Target::kSignal, R"(^metric:.*(workload|qps|rps|requests|queue|inflight|concurrency))",
        Family::kDemand, "traffic", 1},
       {Target::kSignal, R"(^metric:.*(node_)?cpu)", Family::kInfrastructure, "cpu", 0},

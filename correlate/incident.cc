@@ -488,11 +488,40 @@ void Rank(Incident* incident, const Graph& graph, int64_t bucket_ns,
     const bool demand_led = c.own_demand > 0 && (c.own_demand >= c.own_fault ||
                                                  c.demand_onset_ns <= c.fault_onset_ns);
     bool demand_origin = demand_led;
-    if (demand_led) {
+    // More calls from a caller (edge.calls{caller=X} up) are that caller's
+    // doing: its own demand rose, or it calls more per request (a cache
+    // that stopped answering, retries). X is where to look, if it changed.
+    // The extra calls must come no later than its own trouble (retries
+    // into a failing service come after it).
+    std::string sent_by;
+    auto more_calls_from = [&](const std::string& signal, const std::string& dimension,
+                               Family family, int64_t onset) {
+      if (!sent_by.empty() || family != Family::kDemand ||
+          dimension.rfind(kCallerDimension, 0) != 0 ||
+          onset > std::min(c.fault_onset_ns, c.onset_ns) + kOnsetSlack * bucket_ns) {
+        return;
+      }
+      (void)signal;
+      const std::string caller = dimension.substr(kCallerDimension.size());
+      auto it = by_service.find(caller);
+      if (it != by_service.end() && it->second.onset_ns <= onset + kOnsetSlack * bucket_ns) {
+        sent_by = caller;
+      }
+    };
+    for (size_t i : c.findings) {
+      const Finding& f = fs[i];
+      if (f.anomaly.direction != Direction::kUp) continue;
+      more_calls_from(f.signal, f.dimension, f.family, f.onset_ns);
+      for (const RelatedSignal& r : f.related) {
+        more_calls_from(r.signal, r.dimension, r.family, f.onset_ns);
+      }
+    }
+    if (!sent_by.empty()) demand_origin = false;
+    if (demand_led && demand_origin) {
       for (const auto& [caller, d] : Graph::Reach(graph.callers, name, 2)) {
         auto it = by_service.find(caller);
         if (it != by_service.end() && convincing(it->second.own_demand, c.own_demand) &&
-            it->second.demand_onset_ns <= c.demand_onset_ns) {
+            it->second.demand_onset_ns <= c.demand_onset_ns + kOnsetSlack * bucket_ns) {
           demand_origin = false;
           break;
         }
@@ -514,11 +543,12 @@ void Rank(Incident* incident, const Graph& graph, int64_t bucket_ns,
         }
       }
     }
+    if (victim_of.empty() && !sent_by.empty()) victim_of = sent_by;
     if (victim_of.empty() && demand_led) {
       for (const auto& [caller, d] : Graph::Reach(graph.callers, name, 2)) {
         auto it = by_service.find(caller);
         if (it == by_service.end() || !convincing(it->second.own_demand, c.own_demand)) continue;
-        if (it->second.demand_onset_ns <= c.demand_onset_ns) {
+        if (it->second.demand_onset_ns <= c.demand_onset_ns + kOnsetSlack * bucket_ns) {
           victim_of = caller;
           break;
         }

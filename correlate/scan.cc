@@ -169,18 +169,18 @@ std::vector<Anomaly> DetectGauge(const std::vector<double>& values,
 }
 
 // Folds each group of at least `min_size` findings into its strongest (of
-// those `preferred` says, if any): `fold(head, other)` for every other
+// those `rank` puts first, if any): `fold(head, other)` for every other
 // member, which is then dropped.
 template <typename Fold>
 std::vector<Finding> FoldGroups(
     std::vector<Finding> findings, std::vector<std::vector<size_t>> groups, size_t min_size,
-    Fold fold, bool (*preferred)(const Finding&) = [](const Finding&) { return true; }) {
+    Fold fold, int (*rank)(const Finding&) = [](const Finding&) { return 0; }) {
   std::vector<char> drop(findings.size(), 0);
   for (std::vector<size_t>& members : groups) {
     if (members.size() < std::max<size_t>(min_size, 2)) continue;
     std::stable_sort(members.begin(), members.end(), [&](size_t a, size_t b) {
-      const bool pa = preferred(findings[a]), pb = preferred(findings[b]);
-      if (pa != pb) return pa;
+      const int ra = rank(findings[a]), rb = rank(findings[b]);
+      if (ra != rb) return ra > rb;
       return findings[a].anomaly.strength > findings[b].anomaly.strength;
     });
     for (size_t m = 1; m < members.size(); ++m) {
@@ -245,10 +245,13 @@ std::vector<Finding> MergeSameOnset(std::vector<Finding> findings) {
                                                            other.anomaly.strength, other.family,
                                                            other.kind, other.template_id});
                     },
-                    // A service's line count is the sum of its parts: when
-                    // it moves with one of them (its errors, a template),
-                    // the part says what happened, not "more traffic".
-                    [](const Finding& f) { return f.signal != "records"; });
+                    // A line never seen before that says what it is (a new
+                    // exception, an eviction, a deploy) heads what changed
+                    // with it. A service's line count is the sum of its
+                    // parts: when it moves with one of them (its errors, a
+                    // template), the part says what happened, not "more
+                    // traffic".
+                    [](const Finding& f) { return f.first_seen ? 2 : f.signal != "records" ? 1 : 0; });
 }
 
 }  // namespace

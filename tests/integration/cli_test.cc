@@ -594,5 +594,58 @@ TEST_F(CliTest, SignalsAnomaliesAndTopologyOnAnOutage) {
   EXPECT_NE(bad.err.find("give an incident id or --at T"), std::string::npos) << bad.err;
 }
 
+// The outage simulator and the evaluation harness: --list names every
+// scenario; a run writes telemetry and truth, byte for byte the same for
+// the same seed; it ingests with only its deliberately malformed lines as
+// dead letters; eval scores a fault and a calm run (the ranking must find
+// the bad deploy, and the calm run must open nothing).
+TEST_F(CliTest, SimulateAndEval) {
+  CommandResult list = RunCommand(Fl() + " simulate --list");
+  ASSERT_EQ(list.exit_code, 0) << list.err;
+  for (const char* name : {"demand-surge", "gpu-failure", "network-partition", "bad-deploy",
+                           "config-push", "db-pool-exhaustion", "cache-stampede",
+                           "cache-stampede+unrelated", "calm"}) {
+    EXPECT_NE(list.out.find(std::string(name) + "\n"), std::string::npos) << name;
+  }
+  const std::string a = dir_.Sub("a"), b = dir_.Sub("b");
+  const std::string args = " simulate --scenario bad-deploy --seed 3 --minutes 15 --rate 8 --out ";
+  ASSERT_EQ(RunCommand(Fl() + args + ShellQuote(a)).exit_code, 0);
+  ASSERT_EQ(RunCommand(Fl() + args + ShellQuote(b)).exit_code, 0);
+  const std::string telemetry = testing::ReadFile(a + "/telemetry.jsonl");
+  ASSERT_GT(telemetry.size(), 100000u);
+  EXPECT_EQ(telemetry, testing::ReadFile(b + "/telemetry.jsonl"));
+  const std::string truth = testing::ReadFile(a + "/truth.json");
+  EXPECT_EQ(JsonString(truth, "root"), "completions") << truth;
+  EXPECT_EQ(JsonString(truth, "family"), "software") << truth;
+
+  CommandResult ingested = Ingest("-o json " + ShellQuote(a + "/telemetry.jsonl"));
+  ASSERT_EQ(ingested.exit_code, 0) << ingested.err;
+  CommandResult dead = RunCommand(Fl() + " deadletter list --db " + Db() + " -o json");
+  ASSERT_EQ(dead.exit_code, 0) << dead.err;
+  for (const std::string& line : Lines(dead.out)) {
+    EXPECT_EQ(JsonString(line, "reason"), "truncated_json") << line;  // the planted ones only
+  }
+  EXPECT_EQ(Lines(dead.out).size(), 7u);  // one every 2 minutes of 15
+
+  CommandResult eval = RunCommand(Fl() +
+                                  " eval --simulated --seeds 2 --scenarios bad-deploy,calm "
+                                  "--minutes 15 --rate 8 -o json");
+  ASSERT_EQ(eval.exit_code, 0) << eval.err;
+  EXPECT_EQ(JsonInt(eval.out, "faults"), 1) << eval.out;
+  EXPECT_EQ(JsonInt(eval.out, "answered"), 1) << eval.out;
+  EXPECT_EQ(JsonInt(eval.out, "top1"), 1) << eval.out;
+  EXPECT_EQ(JsonInt(eval.out, "family"), 1) << eval.out;
+  EXPECT_EQ(JsonInt(eval.out, "calm_runs"), 1) << eval.out;
+  EXPECT_EQ(JsonInt(eval.out, "false_incidents_in_calm_runs"), 0) << eval.out;
+
+  // Errors are one line.
+  CommandResult bad = RunCommand(Fl() + " simulate --scenario meteor --out " + ShellQuote(a));
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_NE(bad.err.find("unknown scenario 'meteor'"), std::string::npos) << bad.err;
+  CommandResult neither = RunCommand(Fl() + " eval");
+  EXPECT_NE(neither.exit_code, 0);
+  EXPECT_NE(neither.err.find("--simulated or --cases"), std::string::npos) << neither.err;
+}
+
 }  // namespace
 }  // namespace faultline

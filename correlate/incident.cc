@@ -773,6 +773,37 @@ Status AddTraceBlame(storage::Reader* reader, const std::vector<Edge>& edges, in
   return Status::Ok();
 }
 
+Status AddImpact(storage::Reader* reader, const SignalClassifier& classifier, int64_t bucket_ns,
+                 Incident* incident) {
+  if (incident->timeline.empty()) return Status::Ok();
+  std::set<std::string> endpoints(incident->endpoints.begin(), incident->endpoints.end());
+  std::set<std::string> regions(incident->regions.begin(), incident->regions.end());
+  const int64_t since = (incident->onset_ns - 2 * bucket_ns) / bucket_ns * bucket_ns;
+  const int64_t until = std::max(incident->end_ns, incident->onset_ns + 6 * bucket_ns);
+  for (const char* dimension : {"region", "endpoint"}) {
+    ScanOptions scan;
+    scan.filter.services = incident->services;
+    scan.filter.signals = {"errors", "http.5xx", "http.429", "latency", "span.errors", "span.latency"};
+    scan.filter.dimension = dimension;
+    scan.template_events = false;
+    scan.merge_same_onset = false;
+    scan.common_mode_min_services = 0;
+    FL_ASSIGN_OR_RETURN(std::vector<Finding> found,
+                        FindAnomalies(reader, since, until, bucket_ns, classifier, scan));
+    for (const Finding& f : found) {
+      if (f.anomaly.direction != Direction::kUp) continue;
+      const size_t eq = f.dimension.find('=');
+      if (eq == std::string::npos) continue;
+      const std::string value = f.dimension.substr(eq + 1);
+      if (value == "_other") continue;
+      (f.dimension.rfind("region=", 0) == 0 ? regions : endpoints).insert(value);
+    }
+  }
+  incident->endpoints.assign(endpoints.begin(), endpoints.end());
+  incident->regions.assign(regions.begin(), regions.end());
+  return Status::Ok();
+}
+
 Status CollectEvidenceLines(storage::Reader* reader, Incident* incident, size_t per_cause) {
   if (incident->causes.empty()) return Status::Ok();
   // The top causes' template findings, then their error lines.

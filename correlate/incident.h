@@ -147,6 +147,13 @@ Status AddTraceBlame(storage::Reader* reader, const std::vector<Edge>& edges, in
                      int64_t now_ns, const CorrelateOptions& options,
                      const std::vector<Finding>& earlier, Incident* incident);
 
+// The endpoints and regions an incident hit: the region= and endpoint=
+// series of its services (errors, 5xx, 429s, latency) that got worse from
+// its onset to its end, added to Incident::endpoints and ::regions. The
+// whole-service scan that found the incident does not read dimensions.
+Status AddImpact(storage::Reader* reader, const SignalClassifier& classifier, int64_t bucket_ns,
+                 Incident* incident);
+
 // Reads up to `per_cause` stored lines of each top cause's template and
 // error findings (and of the chain's services) for Incident::lines.
 Status CollectEvidenceLines(storage::Reader* reader, Incident* incident, size_t per_cause = 3);

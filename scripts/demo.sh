@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The newcomer's tour: ingest the bundled sample (30 minutes of a small shop's
 # fleet, in six log shapes, with a payments database outage at 09:20), then
-# search it the way an on-call engineer would. Usage: scripts/demo.sh BUILD_DIR
+# search it the way an on-call engineer would; before that, the live outage
+# (scripts/demo_live.sh: its env settings apply). Usage: scripts/demo.sh
+# BUILD_DIR; DEMO_SHORT=1 skips the million-line speed step.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build/release}
@@ -14,6 +16,11 @@ bold=$(tput bold 2>/dev/null || true); reset=$(tput sgr0 2>/dev/null || true)
 step() { printf '\n%s==> %s%s\n' "$bold" "$*" "$reset"; }
 run() { printf '%s$ %s%s\n' "$bold" "$*" "$reset"; "$@"; }
 
+# Part A, the flagship: a live outage streamed through Kafka into serve
+# (scripts/demo_live.sh). Part B, the tour below: the tools on a sample.
+scripts/demo_live.sh "$build"
+
+printf '\n%s==> Part B: the tools, on a sample of a small shop fleet%s\n' "$bold" "$reset"
 rm -rf "$db"
 step "1. Ingest a mixed-format sample: flat JSON, ECS, OpenTelemetry, container-wrapped text, logfmt, plain text with a stack trace, and a few broken lines"
 run "$fl" ingest --db "$db" "$sample"
@@ -53,7 +60,7 @@ run "$fl" status --db "$db" "$incident"
 step "10. Lines faultline could not read are kept with a reason, never dropped in silence"
 run "$fl" deadletter list --db "$db"
 
-if [[ -x "$gen" ]]; then
+if [[ -x "$gen" && -z "${DEMO_SHORT:-}" ]]; then
   step "11. Speed: one million 360-byte JSON lines, file to store"
   corpus=build/demo-corpus.ndjson
   [[ -f "$corpus" ]] || "$gen" --records 1000000 -o "$corpus"

@@ -185,6 +185,7 @@ struct Line {
   int64_t ts_ns;
   uint64_t seq;
   std::string text;
+  std::string service;
 };
 
 class Run {
@@ -200,7 +201,7 @@ class Run {
     end_ns_ = onset_ns_ + std::max<int64_t>(2 * 60 * kSec, remaining * 6 / 10);
   }
 
-  Truth Go(const std::function<void(std::string_view)>& sink) {
+  Truth Go(const std::function<void(const SimLine&)>& sink) {
     const int64_t total_s = int64_t{o_.minutes} * 60;
     for (int64_t s = 0; s < total_s; ++s) {
       const int64_t t = o_.start_ns + s * kSec;
@@ -211,14 +212,14 @@ class Run {
       // Lines of requests still running at the end of the second wait.
       size_t n = 0;
       while (n < pending_.size() && pending_[n].ts_ns < t + kSec) {
-        sink(pending_[n].text);
+        sink(SimLine{pending_[n].text, pending_[n].service, pending_[n].ts_ns});
         ++lines_;
         ++n;
       }
       pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(n));
     }
     for (const Line& l : pending_) {
-      sink(l.text);
+      sink(SimLine{l.text, l.service, l.ts_ns});
       ++lines_;
     }
     Truth truth;
@@ -255,8 +256,8 @@ class Run {
     return out;
   }
 
-  void Emit(int64_t ts_ns, std::string text) {
-    pending_.push_back(Line{ts_ns, seq_++, std::move(text)});
+  void Emit(int64_t ts_ns, const std::string& service, std::string text) {
+    pending_.push_back(Line{ts_ns, seq_++, std::move(text), service});
   }
 
   // A log line in the service's shape.
@@ -307,7 +308,7 @@ class Run {
         break;
       }
     }
-    Emit(ts_ns, std::move(text));
+    Emit(ts_ns, service, std::move(text));
   }
 
   void Span(int64_t ts_ns, const std::string& service, const std::string& name,
@@ -320,11 +321,11 @@ class Run {
     o.Int("duration_us", duration_ns / 1000);
     if (error) o.Str("status", "error");
     // A span is exported when it ends.
-    Emit(ts_ns + duration_ns, o.Done());
+    Emit(ts_ns + duration_ns, service, o.Done());
   }
 
   void Metric(int64_t ts_ns, const std::string& service, const char* name, double value) {
-    Emit(ts_ns, Obj().Str("kind", "metric").Int("ts_ns", ts_ns).Str("service", service)
+    Emit(ts_ns, service, Obj().Str("kind", "metric").Int("ts_ns", ts_ns).Str("service", service)
                     .Str("pod", service + "-7d9f0").Str("name", name).Num("value", value).Done());
   }
 
@@ -536,7 +537,7 @@ class Run {
       Log(t + 400 * kMs, "deploy-controller", "INFO", "deployed audio version 1.9.3 (was 1.9.2)");
       Log(t + 500 * kMs, "audio", "INFO", "starting audio version 1.9.3");
     }
-    if (s % 120 == 61) Emit(t + 600 * kMs, "{\"ts_ns\":" + std::to_string(t) + ",\"service\":\"gateway\",\"msg\":\"trunc");
+    if (s % 120 == 61) Emit(t + 600 * kMs, "gateway", "{\"ts_ns\":" + std::to_string(t) + ",\"service\":\"gateway\",\"msg\":\"trunc");
     (void)in_flight;
   }
 
@@ -602,8 +603,7 @@ std::string Truth::Json() const {
   return o.Done();
 }
 
-Result<Truth> Simulate(const SimOptions& options,
-                       const std::function<void(std::string_view line)>& sink) {
+Result<Truth> Simulate(const SimOptions& options, const std::function<void(const SimLine&)>& sink) {
   bool unrelated = false;
   const Fault* fault = FindFault(options.scenario, &unrelated);
   if (fault == nullptr && options.scenario != "calm") {

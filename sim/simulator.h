@@ -68,8 +68,16 @@ struct Truth {
   std::string Json() const;
 };
 
-// Emits the run's lines in event-time order (each without a newline).
-Result<Truth> Simulate(const SimOptions& options,
-                       const std::function<void(std::string_view line)>& sink);
+// One line as the simulator emits it: the text (no newline), the service
+// that wrote it (a Kafka key) and its event time.
+struct SimLine {
+  std::string_view text;
+  std::string_view service;
+  int64_t ts_ns = 0;
+};
+
+// Emits the run's lines, a second of event time at a time, in event-time
+// order within it (a change's log lines may precede their second).
+Result<Truth> Simulate(const SimOptions& options, const std::function<void(const SimLine&)>& sink);
 
 }  // namespace faultline::sim

@@ -1057,6 +1057,9 @@ int RunCli(int argc, char** argv) {
   add_db(incidents);
   CLI::App* status = AddStatusCommand(&app, &status_flags);
   add_db(status);
+  IncidentFlags report_flags;
+  CLI::App* report = AddReportCommand(&app, &report_flags);
+  add_db(report);
 
   SimulateFlags simulate_flags;
   CLI::App* simulate = AddSimulateCommand(&app, &simulate_flags);
@@ -1091,7 +1094,8 @@ int RunCli(int argc, char** argv) {
     if (explain->parsed()) return RunExplainCommand(db, explain_flags);
     if (incidents->parsed()) return RunIncidentsCommand(db, incidents_flags);
     if (status->parsed()) return RunStatusCommand(db, status_flags);
-    if (simulate->parsed()) return RunSimulateCommand(simulate_flags);
+    if (report->parsed()) return RunReportCommand(db, report_flags);
+    if (simulate->parsed()) return RunSimulateCommand(simulate_flags, g_interrupted);
     if (eval->parsed()) return RunEvalCommand(db, eval_flags);
     if (broker->parsed()) return RunBrokerCommand(broker_options, g_interrupted);
     if (produce->parsed()) return RunProduceCommand(produce_options, g_interrupted);

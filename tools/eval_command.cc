@@ -101,12 +101,20 @@ Result<Row> RunSimulated(const std::string& dir, const std::string& scenario, ui
   const std::string path = dir + "/telemetry.jsonl";
   std::unique_ptr<FILE, int (*)(FILE*)> file(std::fopen(path.c_str(), "wb"), &std::fclose);
   if (!file) return Status::IOError("cannot write " + path);
-  FL_ASSIGN_OR_RETURN(sim::Truth truth, sim::Simulate(options, [&](std::string_view line) {
-                        std::fwrite(line.data(), 1, line.size(), file.get());
+  FL_ASSIGN_OR_RETURN(sim::Truth truth, sim::Simulate(options, [&](const sim::SimLine& line) {
+                        std::fwrite(line.text.data(), 1, line.text.size(), file.get());
                         std::fputc('\n', file.get());
                       }));
   if (std::fflush(file.get()) != 0) return Status::IOError("writing " + path + " failed");
   file.reset();
+  {
+    std::unique_ptr<FILE, int (*)(FILE*)> tf(std::fopen((dir + "/truth.json").c_str(), "wb"),
+                                             &std::fclose);
+    const std::string json = truth.Json() + "\n";
+    if (!tf || std::fwrite(json.data(), 1, json.size(), tf.get()) != json.size()) {
+      return Status::IOError("cannot write " + dir + "/truth.json");
+    }
+  }
 
   IngestRequest request;
   request.db_dir = dir + "/db";

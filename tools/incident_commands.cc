@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <optional>
+#include <set>
 
 #include <CLI/CLI.hpp>
 #include <simdjson.h>
@@ -15,6 +16,7 @@
 #include "storage/reader.h"
 #include "tools/config.h"
 #include "tools/internal/cli_util.h"
+#include "tools/report_html.h"
 
 namespace faultline::tools {
 
@@ -185,6 +187,8 @@ Result<std::vector<Incident>> Incidents(Context* ctx, int64_t since_ns, int64_t 
   for (Incident& x : incidents) {
     FL_RETURN_IF_ERROR(correlate::AddTraceBlame(ctx->reader.get(), edges, ctx->bucket_ns, now,
                                                 options, findings, &x));
+    FL_RETURN_IF_ERROR(
+        correlate::AddImpact(ctx->reader.get(), *ctx->classifier, ctx->bucket_ns, &x));
   }
   return incidents;
 }
@@ -213,9 +217,11 @@ Result<std::optional<Incident>> ExplainWindow(Context* ctx, int64_t since, int64
                                std::make_move_iterator(in_window));
   findings.erase(findings.begin(), in_window);
   if (findings.empty()) return std::optional<Incident>();
-  return std::optional<Incident>(correlate::Correlate(
-      std::move(findings), edges, ctx->bucket_ns,
-      std::min(until + after, DataEnd(ctx->reader.get())), options, earlier));
+  Incident x = correlate::Correlate(std::move(findings), edges, ctx->bucket_ns,
+                                    std::min(until + after, DataEnd(ctx->reader.get())), options,
+                                    earlier);
+  FL_RETURN_IF_ERROR(correlate::AddImpact(ctx->reader.get(), *ctx->classifier, ctx->bucket_ns, &x));
+  return std::optional<Incident>(std::move(x));
 }
 
 // The onset an id names (its first 15 characters: yyyymmddThhmmss).
@@ -241,6 +247,24 @@ Result<Incident> FindIncident(Context* ctx, const std::string& id) {
   FL_ASSIGN_OR_RETURN(std::vector<Incident> incidents, Incidents(ctx, since, until));
   for (Incident& x : incidents) {
     if (x.id == id) return std::move(x);
+  }
+  // An id serve stored was named by the changes its passes had seen then;
+  // recomputed over all the data, the incident may start a little earlier
+  // or later under another first change. It is the one nearest in onset.
+  if (ctx->reader->Incident(id).ok()) {
+    Incident* nearest = nullptr;
+    int64_t best = options.group_gap_ns * 10;
+    for (Incident& x : incidents) {
+      const int64_t d = x.onset_ns > onset ? x.onset_ns - onset : onset - x.onset_ns;
+      if (d <= best) {
+        best = d;
+        nearest = &x;
+      }
+    }
+    if (nearest != nullptr) {
+      nearest->id = id;
+      return std::move(*nearest);
+    }
   }
   return Status::NotFound("no incident " + id + " in the store (`faultline incidents` lists them)");
 }
@@ -497,6 +521,78 @@ int RunStatusCommand(const std::string& db, const IncidentFlags& flags) {
   Result<Incident> found = FindIncident(&ctx, flags.id);
   if (!found.ok()) return Fail(found.status());
   WriteOut(StatusMarkdown(*found));
+  return 0;
+}
+
+// ---- report ----------------------------------------------------------------------
+
+CLI::App* AddReportCommand(CLI::App* app, IncidentFlags* flags) {
+  CLI::App* cmd = app->add_subcommand(
+      "report",
+      "One self-contained HTML page for an incident, to share in the incident channel: the\n"
+      "cascade drawn from the root cause to the users, each service's signals on one time\n"
+      "axis with onsets marked, the ranked causes with confidence, the evidence lines, the\n"
+      "impacted endpoints and regions, and the status updates. It fetches nothing.\n"
+      "Example:\n  faultline report 20260301T121200-bdd8cf --html incident.html");
+  cmd->add_option("id", flags->id, "Incident id (from `faultline incidents`)")->required();
+  cmd->add_option("--html", flags->html, "The page to write ('-': standard output)")->required();
+  cmd->add_option("--history", flags->history,
+                  "Data before the incident that baselines come from (default 1h)");
+  cmd->add_option("--config", flags->config, "Config file: [[signals.rules]], [topology] edges");
+  return cmd;
+}
+
+int RunReportCommand(const std::string& db, const IncidentFlags& flags) {
+  Context ctx;
+  if (Status s = Open(db, flags, &ctx); !s.ok()) return Fail(s);
+  Result<Incident> found = FindIncident(&ctx, flags.id);
+  if (!found.ok()) return Fail(found.status());
+  Incident& x = *found;
+  if (Status s = correlate::CollectEvidenceLines(ctx.reader.get(), &x); !s.ok()) return Fail(s);
+  ReportInput input;
+  input.incident = &x;
+  for (const correlate::StatusUpdate& u : correlate::StatusUpdates(x)) {
+    input.status.push_back(StatusUpdateView{correlate::IncidentStateName(u.state), u.at_ns,
+                                            Join(u.components), u.text});
+  }
+  // The signals of its services from 10 minutes before the onset to 5 after
+  // the end: what changed, against what it was.
+  const int64_t b = ctx.bucket_ns;
+  const int64_t since = (x.onset_ns - int64_t{600'000'000'000}) / b * b;
+  const int64_t until = std::min(DataEnd(ctx.reader.get()),
+                                 std::max(x.end_ns, x.onset_ns + b) + int64_t{300'000'000'000});
+  correlate::SeriesFilter filter;
+  filter.services = x.services;
+  filter.signals = {"errors", "http.5xx", "latency", "span.latency", "span.calls", "records"};
+  Result<std::vector<correlate::DenseSeries>> series =
+      correlate::LoadDenseSeries(ctx.reader.get(), since, until, b, filter);
+  if (!series.ok()) return Fail(series.status());
+  input.start_ns = since;
+  input.bucket_ns = b;
+  std::set<std::string> shown;  // one traffic series a service
+  for (correlate::DenseSeries& s : *series) {
+    const bool traffic = s.signal == "span.calls" || s.signal == "records";
+    if (traffic && !shown.insert(s.service).second) continue;
+    std::string label = s.signal;
+    if (s.stat != correlate::Stat::kCount) label += " " + std::string(correlate::StatName(s.stat));
+    input.series.push_back(ReportSeries{s.service, label, std::move(s.values)});
+  }
+  Result<std::vector<correlate::Edge>> edges = correlate::LoadStoredEdges(
+      ctx.reader.get(), since, until, ctx.config.topology_edges);
+  if (!edges.ok()) return Fail(edges.status());
+  const std::set<std::string> involved(x.services.begin(), x.services.end());
+  for (const correlate::Edge& e : *edges) {
+    if (involved.count(e.caller) && involved.count(e.callee)) input.edges.emplace_back(e.caller, e.callee);
+  }
+  input.generated_by = "faultline report";
+  const std::string page = ReportHtml(input);
+  if (flags.html == "-") return WriteOut(page) ? 0 : 1;
+  std::unique_ptr<FILE, int (*)(FILE*)> file(std::fopen(flags.html.c_str(), "wb"), &std::fclose);
+  if (!file || std::fwrite(page.data(), 1, page.size(), file.get()) != page.size() ||
+      std::fflush(file.get()) != 0) {
+    return Fail(Status::IOError("cannot write " + flags.html));
+  }
+  std::fprintf(stderr, "wrote %s (%zu bytes)\n", flags.html.c_str(), page.size());
   return 0;
 }
 

@@ -33,6 +33,7 @@ struct IncidentFlags {
   std::string output;               // per command default
   std::string config;               // [[signals.rules]], [topology] edges
   bool stored = false;              // incidents: what serve stored
+  std::string html;                 // report: the page to write
 };
 
 CLI::App* AddExplainCommand(CLI::App* app, IncidentFlags* flags);
@@ -43,6 +44,9 @@ int RunIncidentsCommand(const std::string& db, const IncidentFlags& flags);
 
 CLI::App* AddStatusCommand(CLI::App* app, IncidentFlags* flags);
 int RunStatusCommand(const std::string& db, const IncidentFlags& flags);
+
+CLI::App* AddReportCommand(CLI::App* app, IncidentFlags* flags);
+int RunReportCommand(const std::string& db, const IncidentFlags& flags);
 
 // The same answers for other commands (eval, report): a store opened once
 // (flags: config and history), then incidents over a range, "what went

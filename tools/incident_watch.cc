@@ -122,6 +122,7 @@ Result<size_t> IncidentWatch::RunOnce(int64_t watermark_ns) {
     for (correlate::Incident& x : incidents) {
       FL_RETURN_IF_ERROR(correlate::AddTraceBlame(reader_.get(), edges, bucket_ns, until,
                                                   options_.correlate, findings, &x));
+      FL_RETURN_IF_ERROR(correlate::AddImpact(reader_.get(), *classifier_, bucket_ns, &x));
       FL_RETURN_IF_ERROR(correlate::CollectEvidenceLines(reader_.get(), &x));
     }
   }

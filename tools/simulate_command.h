@@ -4,7 +4,9 @@
 // codes as tools/cli.h.
 #pragma once
 
+#include <atomic>
 #include <string>
+#include <vector>
 
 #include "sim/simulator.h"
 
@@ -18,9 +20,12 @@ struct SimulateFlags {
   sim::SimOptions options;
   std::string out;   // directory: telemetry.jsonl and truth.json
   bool list = false;
+  std::string brokers, topic;  // produce to Kafka instead (truth.json still to --out)
+  double realtime = 0;         // with --brokers: event time this many times real time; 0 as fast as possible
+  std::vector<std::string> properties;  // librdkafka properties, name=value
 };
 
 CLI::App* AddSimulateCommand(CLI::App* app, SimulateFlags* flags);
-int RunSimulateCommand(const SimulateFlags& flags);
+int RunSimulateCommand(const SimulateFlags& flags, const std::atomic<bool>& interrupted);
 
 }  // namespace faultline::tools

@@ -25,8 +25,10 @@ SimRun Simulated(const std::string& scenario, uint64_t seed, int minutes = 6, do
   options.minutes = minutes;
   options.rate = rate;
   SimRun run;
-  Result<Truth> truth = Simulate(options, [&](std::string_view line) {
-    run.text.append(line);
+  Result<Truth> truth = Simulate(options, [&](const SimLine& line) {
+    EXPECT_FALSE(line.service.empty());
+    EXPECT_GT(line.ts_ns, 0);
+    run.text.append(line.text);
     run.text.push_back('\n');
     ++run.lines;
   });
@@ -96,7 +98,7 @@ TEST(SimulatorTest, TheFaultsEvidenceIsInTheLines) {
 
 TEST(SimulatorTest, BadOptionsAreErrors) {
   SimOptions options;
-  auto sink = [](std::string_view) {};
+  auto sink = [](const SimLine&) {};
   options.scenario = "meteor-strike";
   Result<Truth> r = Simulate(options, sink);
   ASSERT_FALSE(r.ok());

@@ -341,6 +341,14 @@ std::vector<std::string> Chain(const Cause& top, const Graph& graph,
     const std::string& root = top.service;
     std::map<std::string, std::string> parent;
     std::map<std::string, int> depth = {{root, 0}};
+    // Of the shortest paths to a service, the one through the most evidence
+    // (a GPU pool's errors reach the edge through chat, which carries most
+    // of them, rather than through a quieter sibling).
+    std::map<std::string, double> path_weight = {{root, 0}};
+    auto own = [&](const std::string& s) {
+      auto c = by_service.find(s);
+      return c == by_service.end() ? 0.0 : c->second.own;
+    };
     std::vector<std::string> frontier = {root};
     std::string far = root;
     for (int d = 1; d <= options.max_depth + 4 && !frontier.empty(); ++d) {
@@ -349,9 +357,16 @@ std::vector<std::string> Chain(const Cause& top, const Graph& graph,
         auto it = next_of.find(s);
         if (it == next_of.end()) continue;
         for (const std::string& n : it->second) {
-          if (depth.count(n)) continue;
+          if (depth.count(n)) {
+            if (depth[n] == d && path_weight[s] > path_weight[parent[n]]) {
+              parent[n] = s;
+              path_weight[n] = path_weight[s] + own(n);
+            }
+            continue;
+          }
           depth[n] = d;
           parent[n] = s;
+          path_weight[n] = path_weight[s] + own(n);
           following.push_back(n);
           auto c = by_service.find(n);
           if (c == by_service.end()) continue;

@@ -232,6 +232,64 @@ TEST(IncidentTest, ANetworkDelayIsTheServiceTheWidenedCallsShare) {
   EXPECT_EQ(y.causes[0].service, "cache") << y.causes[0].why;
 }
 
+// A surge at the edge makes the edge itself slow, and its callees queue:
+// where demand starts, slowness that follows is the surge's doing. The cause
+// is the edge, demand, though its own latency outweighs its traffic.
+TEST(IncidentTest, ASurgeThatSlowsItsOwnEntryIsStillDemand) {
+  auto from = [](Finding f, const std::string& caller) {
+    f.dimension = "caller=" + caller;
+    return f;
+  };
+  Incident x = Explain({
+      Make("edge", "span.calls", Family::kDemand, "traffic", 0, 12),
+      Make("edge", "span.latency", Family::kInfrastructure, "latency", 10, 60),
+      from(Make("gateway", "edge.calls", Family::kDemand, "traffic", 0, 12), "edge"),
+      Make("gateway", "span.latency", Family::kInfrastructure, "latency", 10, 50),
+      from(Make("chat", "edge.calls", Family::kDemand, "traffic", 0, 10), "gateway"),
+      Make("scheduler", "span.latency", Family::kInfrastructure, "latency", 10, 80),
+      from(Make("gpu-pool", "edge.calls", Family::kDemand, "traffic", 10, 9), "scheduler"),
+  });
+  ASSERT_FALSE(x.causes.empty());
+  EXPECT_EQ(x.causes[0].service, "edge") << x.causes[0].why;
+  EXPECT_EQ(x.causes[0].family, Family::kDemand);
+}
+
+// A cache that evicts everything: its caller now sends every lookup to the
+// database, which slows under the load, and the caller slows with it. The
+// database's extra calls came from auth, which changed no later: it is
+// auth's victim, and auth is the cache's. The cause is the cache.
+TEST(IncidentTest, ExtraCallsFromACallerPointAtWhatChangedTheCaller) {
+  std::vector<Edge> edges;
+  for (const auto& [caller, callee] : std::vector<std::pair<std::string, std::string>>{
+           {"gateway", "auth"}, {"auth", "cache"}, {"auth", "db"}}) {
+    Edge e;
+    e.caller = caller;
+    e.callee = callee;
+    e.calls = 1000;
+    e.sources = static_cast<uint8_t>(EdgeSource::kSpan);
+    edges.push_back(e);
+  }
+  Finding evicted = NewLine("cache", Family::kInfrastructure, "memory", 0,
+                            "used_memory reached maxmemory (<*>): evicted <*> of keys");
+  evicted.anomaly.strength = 1;
+  evicted.related.push_back(RelatedSignal{"metric:memory_usage", "", 80, Family::kInfrastructure, "memory", 0});
+  Finding db = Make("db", "span.latency", Family::kInfrastructure, "latency", 0, 60);
+  db.related.push_back(RelatedSignal{"edge.calls", "caller=auth", 50, Family::kDemand, "traffic", 0});
+  Finding auth = Make("auth", "edge.latency", Family::kUnknown, "", 0, 70);
+  auth.dimension = "caller=gateway";
+  Incident x = Correlate({evicted, db, auth, Make("cache", "span.latency", Family::kUnknown, "", 0, 16,
+                                                  Direction::kDown)},
+                         edges, kBucket, kT0 + 3600 * kSec, CorrelateOptions{});
+  ASSERT_FALSE(x.causes.empty());
+  EXPECT_EQ(x.causes[0].service, "cache") << x.causes[0].why;
+  EXPECT_EQ(x.causes[0].kind, "memory");
+  // Without the extra calls the database is just slow, and it is the cause.
+  db.related.clear();
+  Incident y = Correlate({evicted, db, auth}, edges, kBucket, kT0 + 3600 * kSec, CorrelateOptions{});
+  ASSERT_FALSE(y.causes.empty());
+  EXPECT_EQ(y.causes[0].service, "db") << y.causes[0].why;
+}
+
 TEST(IncidentTest, WeakEvidenceIsUnknownAndNoFindingsIsNoIncident) {
   Incident weak = Explain({Make("cache", "metric:memory_usage", Family::kInfrastructure, "memory", 0, 2)});
   ASSERT_EQ(weak.causes.size(), 1u);

@@ -25,12 +25,8 @@ constexpr int64_t kSec = 1'000'000'000;
 constexpr int64_t kBucket = 10 * kSec;
 constexpr int64_t kT0 = int64_t{1'700'000'000} * kSec;  // incident start
 
-std::vector<Edge> Fleet() {
-  const std::vector<std::pair<const char*, const char*>> calls = {
-      {"edge", "gateway"},       {"gateway", "chat"},      {"gateway", "image"},
-      {"gateway", "moderation"}, {"gateway", "auth"},      {"chat", "scheduler"},
-      {"image", "scheduler"},    {"scheduler", "gpu-pool"}, {"moderation", "cache"},
-      {"auth", "db"},            {"billing", "db"}};
+// Span edges with 1000 calls each.
+std::vector<Edge> Edges(const std::vector<std::pair<const char*, const char*>>& calls) {
   std::vector<Edge> edges;
   for (const auto& [caller, callee] : calls) {
     Edge e;
@@ -41,6 +37,13 @@ std::vector<Edge> Fleet() {
     edges.push_back(e);
   }
   return edges;
+}
+
+std::vector<Edge> Fleet() {
+  return Edges({{"edge", "gateway"},       {"gateway", "chat"},      {"gateway", "image"},
+                {"gateway", "moderation"}, {"gateway", "auth"},      {"chat", "scheduler"},
+                {"image", "scheduler"},    {"scheduler", "gpu-pool"}, {"moderation", "cache"},
+                {"auth", "db"},            {"billing", "db"}});
 }
 
 Finding Make(const std::string& service, const std::string& signal, Family family,
@@ -259,16 +262,7 @@ TEST(IncidentTest, ASurgeThatSlowsItsOwnEntryIsStillDemand) {
 // database's extra calls came from auth, which changed no later: it is
 // auth's victim, and auth is the cache's. The cause is the cache.
 TEST(IncidentTest, ExtraCallsFromACallerPointAtWhatChangedTheCaller) {
-  std::vector<Edge> edges;
-  for (const auto& [caller, callee] : std::vector<std::pair<std::string, std::string>>{
-           {"gateway", "auth"}, {"auth", "cache"}, {"auth", "db"}}) {
-    Edge e;
-    e.caller = caller;
-    e.callee = callee;
-    e.calls = 1000;
-    e.sources = static_cast<uint8_t>(EdgeSource::kSpan);
-    edges.push_back(e);
-  }
+  const std::vector<Edge> edges = Edges({{"gateway", "auth"}, {"auth", "cache"}, {"auth", "db"}});
   Finding evicted = NewLine("cache", Family::kInfrastructure, "memory", 0,
                             "used_memory reached maxmemory (<*>): evicted <*> of keys");
   evicted.anomaly.strength = 1;

@@ -33,7 +33,7 @@ constexpr Endpoint kEndpoints[] = {
 };
 
 // How a service writes its logs: the shapes real fleets mix.
-enum class Shape { kFlat, kEcs, kLogfmt, kOtel };
+enum class Shape { kFlat, kEcs, kLogfmt, kOtel, kContainer };
 
 struct Service {
   const char* name;
@@ -51,8 +51,8 @@ constexpr Service kServices[] = {
     {"gpu-pool-eu-west", 120.0, Shape::kFlat, false},
     {"gpu-pool-ap-south", 120.0, Shape::kFlat, false},
     {"cache", 0.4, Shape::kLogfmt, false},     {"metadata-db", 3.0, Shape::kFlat, false},
-    {"queue", 0.8, Shape::kFlat, false},       {"config-service", 2.0, Shape::kFlat, false},
-    {"deploy-controller", 2.0, Shape::kFlat, false},
+    {"queue", 0.8, Shape::kContainer, false},  {"config-service", 2.0, Shape::kContainer, false},
+    {"deploy-controller", 2.0, Shape::kContainer, false},
 };
 
 const Service& Svc(std::string_view name) {
@@ -297,6 +297,20 @@ class Run {
                                                       OtelAttr("k8s.pod.name", pod) + "]")
                               .Done());
         text = o.Done();
+        break;
+      }
+      case Shape::kContainer: {
+        // A container runtime's wrapper around the program's text line, with
+        // the collector's Kubernetes metadata (Fluent Bit style).
+        std::string line = FormatRfc3339(ts_ns) + " " + level + " " + msg;
+        for (const auto& [k, v] : attrs) line += " " + k + "=" + v;
+        if (!trace.empty()) line += " trace_id=" + trace;
+        text = Obj()
+                   .Str("log", line + "\n")
+                   .Str("stream", std::string_view(level) == "INFO" ? "stdout" : "stderr")
+                   .Str("time", FormatRfc3339(ts_ns, 9))
+                   .Raw("kubernetes", Obj().Str("container_name", service).Str("pod_name", pod).Done())
+                   .Done();
         break;
       }
       case Shape::kFlat: {

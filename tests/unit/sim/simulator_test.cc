@@ -88,10 +88,11 @@ TEST(SimulatorTest, TheFaultsEvidenceIsInTheLines) {
   // Background noise is there in every run: chronic warnings, malformed lines.
   EXPECT_NE(calm.text.find("invoice export lagging"), std::string::npos);
   EXPECT_NE(calm.text.find("\"msg\":\"trunc\n"), std::string::npos);
-  // Mixed shapes: ECS, logfmt, OpenTelemetry and flat JSON.
+  // Mixed shapes: ECS, logfmt, OpenTelemetry, container-wrapped text and flat JSON.
   EXPECT_NE(calm.text.find("\"@timestamp\""), std::string::npos);
   EXPECT_NE(calm.text.find("level=INFO service=cache"), std::string::npos);
   EXPECT_NE(calm.text.find("\"timeUnixNano\""), std::string::npos);
+  EXPECT_NE(calm.text.find("\"kubernetes\":{\"container_name\":\"queue\""), std::string::npos);
   EXPECT_NE(calm.text.find("\"kind\":\"span\""), std::string::npos);
   EXPECT_NE(calm.text.find("\"kind\":\"metric\""), std::string::npos);
 }

@@ -265,6 +265,19 @@ int RunEvalCommand(const std::string& db, const EvalFlags& flags) {
                   r.false_incidents);
     WriteOut(line);
   };
+  Result<std::vector<uint64_t>> seeds = ParseSeeds(flags.seeds);
+  if (flags.simulated && !seeds.ok()) return Fail(seeds.status());
+  std::vector<std::string> names;
+  for (const sim::ScenarioInfo& s : sim::Scenarios()) {
+    if (flags.scenarios.empty() || ("," + flags.scenarios + ",").find("," + s.name + ",") !=
+                                       std::string::npos) {
+      names.push_back(s.name);
+    }
+  }
+  if (flags.simulated && names.empty()) {
+    return Fail(Status::InvalidArgument("--scenarios: none of '" + flags.scenarios +
+                                        "' is a scenario (faultline simulate --list)"));
+  }
   if (!json) {
     char head[256];
     std::snprintf(head, sizeof(head), "%-34s %-18s %-15s %4s  %-18s %-15s %-5s %7s %5s\n", "case",
@@ -273,19 +286,6 @@ int RunEvalCommand(const std::string& db, const EvalFlags& flags) {
     WriteOut(head);
   }
   if (flags.simulated) {
-    Result<std::vector<uint64_t>> seeds = ParseSeeds(flags.seeds);
-    if (!seeds.ok()) return Fail(seeds.status());
-    std::vector<std::string> names;
-    for (const sim::ScenarioInfo& s : sim::Scenarios()) {
-      if (flags.scenarios.empty() || ("," + flags.scenarios + ",").find("," + s.name + ",") !=
-                                         std::string::npos) {
-        names.push_back(s.name);
-      }
-    }
-    if (names.empty()) {
-      return Fail(Status::InvalidArgument("--scenarios: none of '" + flags.scenarios +
-                                          "' is a scenario (faultline simulate --list)"));
-    }
     std::string work = flags.work;
     bool temporary = false;
     if (work.empty()) {

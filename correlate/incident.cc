@@ -509,14 +509,12 @@ void Rank(Incident* incident, const Graph& graph, int64_t bucket_ns,
     // The extra calls must come no later than its own trouble (retries
     // into a failing service come after it).
     std::string sent_by;
-    auto more_calls_from = [&](const std::string& signal, const std::string& dimension,
-                               Family family, int64_t onset) {
+    auto more_calls_from = [&](const std::string& dimension, Family family, int64_t onset) {
       if (!sent_by.empty() || family != Family::kDemand ||
           dimension.rfind(kCallerDimension, 0) != 0 ||
           onset > std::min(c.fault_onset_ns, c.onset_ns) + kOnsetSlack * bucket_ns) {
         return;
       }
-      (void)signal;
       const std::string caller = dimension.substr(kCallerDimension.size());
       auto it = by_service.find(caller);
       if (it != by_service.end() && it->second.onset_ns <= onset + kOnsetSlack * bucket_ns) {
@@ -526,9 +524,9 @@ void Rank(Incident* incident, const Graph& graph, int64_t bucket_ns,
     for (size_t i : c.findings) {
       const Finding& f = fs[i];
       if (f.anomaly.direction != Direction::kUp) continue;
-      more_calls_from(f.signal, f.dimension, f.family, f.onset_ns);
+      more_calls_from(f.dimension, f.family, f.onset_ns);
       for (const RelatedSignal& r : f.related) {
-        more_calls_from(r.signal, r.dimension, r.family, f.onset_ns);
+        more_calls_from(r.dimension, r.family, f.onset_ns);
       }
     }
     if (!sent_by.empty()) demand_origin = false;

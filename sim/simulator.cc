@@ -356,16 +356,16 @@ class Run {
   // ways in between.
   Outcome Client(const std::string& caller, const std::string& callee, int64_t t, int64_t net_ns,
                  const std::string& trace, const std::string& parent, int region,
-                 const Endpoint& ep, int depth) {
+                 const Endpoint& ep) {
     const std::string span = Hex(16);
-    Outcome o = Call(callee, t + net_ns / 2, trace, span, region, ep, depth + 1);
+    Outcome o = Call(callee, t + net_ns / 2, trace, span, region, ep);
     o.duration_ns += net_ns;
     Span(t, caller, "POST /" + callee, trace, span, parent, o.duration_ns, o.failed);
     return o;
   }
 
   Outcome Call(const std::string& service, int64_t t, const std::string& trace,
-               const std::string& parent, int region, const Endpoint& ep, int depth) {
+               const std::string& parent, int region, const Endpoint& ep) {
     const std::string span = Hex(16);
     const bool active = Active(t);
     double own_ms = Svc(service).base_ms * Jitter();
@@ -421,7 +421,7 @@ class Run {
       if (service == "gateway" && callee == "ratelimit" && load_ > 2.0 && U() < 0.3) {
         // Shed: the limiter answers 429 and the request stops here.
         Outcome o = Client(service, callee, t + static_cast<int64_t>(own_ms * kMs) + children_ns,
-                           static_cast<int64_t>((0.6 + 0.8 * U()) * kMs), trace, span, region, ep, depth);
+                           static_cast<int64_t>((0.6 + 0.8 * U()) * kMs), trace, span, region, ep);
         children_ns += o.duration_ns;
         status = 429;
         break;
@@ -433,7 +433,7 @@ class Run {
         net_ns += static_cast<int64_t>((1000 + 600 * U()) * kMs);
       }
       Outcome o = Client(service, callee, t + static_cast<int64_t>(own_ms * kMs) + children_ns,
-                         net_ns, trace, span, region, ep, depth);
+                         net_ns, trace, span, region, ep);
       children_ns += o.duration_ns;
       if (callee == "billing" || callee == "queue") continue;  // fire and forget
       if (active && Is("network-partition") && callee == "metadata-db" && U() < 0.3) {
@@ -469,7 +469,6 @@ class Run {
       Log(t + duration_ns, service, "WARN", "rate limited request",
           {{"region", region_name}, {"endpoint", ep.path}, {"status", "429"}}, trace);
     }
-    (void)depth;
     return Outcome{duration_ns, failed, status};
   }
 
@@ -482,7 +481,6 @@ class Run {
     }
     const double rate = o_.rate * load_ * (1.0 + 0.1 * std::sin(static_cast<double>(t / kSec) / 300.0));
     const int requests = std::poisson_distribution<int>(rate)(rng_);
-    int in_flight = 0;
     for (int i = 0; i < requests; ++i) {
       double r = U(), acc = 0;
       int region = 0;
@@ -503,8 +501,7 @@ class Run {
         if (r < acc) break;
       }
       const int64_t start = t + static_cast<int64_t>(U() * kSec);
-      Call("edge", start, Hex(32), "", region, *ep, 0);
-      ++in_flight;
+      Call("edge", start, Hex(32), "", region, *ep);
     }
     // Changes and events.
     if (fault_ != nullptr && t <= onset_ns_ && onset_ns_ < t + kSec) Change(onset_ns_);
@@ -552,7 +549,6 @@ class Run {
       Log(t + 500 * kMs, "audio", "INFO", "starting audio version 1.9.3");
     }
     if (s % 120 == 61) Emit(t + 600 * kMs, "gateway", "{\"ts_ns\":" + std::to_string(t) + ",\"service\":\"gateway\",\"msg\":\"trunc");
-    (void)in_flight;
   }
 
   // The change that starts the fault, as the fleet logs it.

@@ -502,7 +502,6 @@ void Rank(Incident* incident, const Graph& graph, int64_t bucket_ns,
     // and its callees' are the surge's effects, not a failure below it.
     const bool demand_led = c.own_demand > 0 && (c.own_demand >= c.own_fault ||
                                                  c.demand_onset_ns <= c.fault_onset_ns);
-    bool demand_origin = demand_led;
     // More calls from a caller (edge.calls{caller=X} up) are that caller's
     // doing: its own demand rose, or it calls more per request (a cache
     // that stopped answering, retries). X is where to look, if it changed.
@@ -529,44 +528,35 @@ void Rank(Incident* incident, const Graph& graph, int64_t bucket_ns,
         more_calls_from(r.dimension, r.family, f.onset_ns);
       }
     }
-    if (!sent_by.empty()) demand_origin = false;
-    if (demand_led && demand_origin) {
+    // A caller whose demand changed no later than this one's.
+    std::string demand_from;
+    if (demand_led) {
       for (const auto& [caller, d] : Graph::Reach(graph.callers, name, 2)) {
         auto it = by_service.find(caller);
         if (it != by_service.end() && convincing(it->second.own_demand, c.own_demand) &&
             it->second.demand_onset_ns <= c.demand_onset_ns + kOnsetSlack * bucket_ns) {
-          demand_origin = false;
+          demand_from = caller;
           break;
         }
       }
     }
+    const bool demand_origin = demand_led && sent_by.empty() && demand_from.empty();
     // Calls into a callee that wait outside it (edge.gap) fail its callers
     // as surely as its own errors would.
     if (c.own_fault > 0 && !demand_origin) {
       for (const auto& [callee, d] : Graph::Reach(graph.callees, name, 2)) {
         auto it = by_service.find(callee);
-        const Candidate& other = it == by_service.end() ? c : it->second;
-        if (it == by_service.end() || !convincing(other.own_fault + other.own_gap, c.own_fault)) {
-          continue;
-        }
-        if (std::min(other.fault_onset_ns, other.gap_onset_ns) <=
-            c.fault_onset_ns + kOnsetSlack * bucket_ns) {
+        if (it == by_service.end()) continue;
+        const Candidate& other = it->second;
+        if (convincing(other.own_fault + other.own_gap, c.own_fault) &&
+            std::min(other.fault_onset_ns, other.gap_onset_ns) <=
+                c.fault_onset_ns + kOnsetSlack * bucket_ns) {
           victim_of = callee;
           break;
         }
       }
     }
-    if (victim_of.empty() && !sent_by.empty()) victim_of = sent_by;
-    if (victim_of.empty() && demand_led) {
-      for (const auto& [caller, d] : Graph::Reach(graph.callers, name, 2)) {
-        auto it = by_service.find(caller);
-        if (it == by_service.end() || !convincing(it->second.own_demand, c.own_demand)) continue;
-        if (it->second.demand_onset_ns <= c.demand_onset_ns + kOnsetSlack * bucket_ns) {
-          victim_of = caller;
-          break;
-        }
-      }
-    }
+    if (victim_of.empty()) victim_of = !sent_by.empty() ? sent_by : demand_from;
     gather(graph.callers, &Candidate::own_fault, &Candidate::fault_onset_ns);
     gather(graph.callees, &Candidate::own_demand, &Candidate::demand_onset_ns);
     // Where demand starts (no caller's demand changed before it), the
@@ -581,7 +571,7 @@ void Rank(Incident* incident, const Graph& graph, int64_t bucket_ns,
     if (!victim_of.empty()) cause.score *= kVictimFactor;
     for (size_t i : c.findings) cause.evidence.push_back(fs[i]);
     ClassifyCause(cause.evidence, &cause);
-    if (demand_origin && victim_of.empty() && cause.family != Family::kDemand) {
+    if (demand_origin && cause.family != Family::kDemand) {
       // Its slowness is what its own surge did to it: the family is demand,
       // the kind its strongest demand finding's.
       cause.family = Family::kDemand;
@@ -928,6 +918,10 @@ std::vector<StatusUpdate> StatusUpdates(const Incident& incident) {
     updates.push_back(resolved);
   }
   return updates;
+}
+
+std::string CauseLabel(const Cause& cause) {
+  return std::string(FamilyName(cause.family)) + (cause.kind.empty() ? "" : " / " + cause.kind);
 }
 
 std::string IncidentJson(const Incident& incident) {

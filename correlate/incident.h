@@ -119,6 +119,9 @@ struct Incident {
   double weight = 0;                            // total evidence
 };
 
+// "infrastructure / gpu": the cause's family and, if known, kind.
+std::string CauseLabel(const Cause& cause);
+
 // The incident id: see Incident::id.
 std::string IncidentId(int64_t onset_ns, const std::string& service);
 

@@ -437,8 +437,9 @@ Result<std::vector<Finding>> FindAnomalies(storage::Reader* reader, int64_t sinc
   // The bucket the data ends in is only partly written (a batch of files
   // ends mid-bucket; a stream's newest seconds): its counts would read as a
   // drop of every service at once. Count series know nothing there yet.
-  if (Result<storage::StoreStats> stats = reader->Stats(); stats.ok() && stats->records > 0) {
-    const int64_t data_end = std::min(until_ns, stats->max_ts_ns + 1);
+  if (Result<storage::Reader::EventTimeRange> range = reader->TimeRange();
+      range.ok() && range->records) {
+    const int64_t data_end = std::min(until_ns, range->max_ts_ns + 1);
     if (data_end > read_from && (data_end - read_from) % bucket_ns != 0) {
       const auto partial = static_cast<size_t>((data_end - read_from) / bucket_ns);
       for (DenseSeries& s : series) {

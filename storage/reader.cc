@@ -332,6 +332,11 @@ class RocksReader final : public Reader {
     return histogram;
   }
 
+  Result<EventTimeRange> TimeRange() override {
+    FL_RETURN_IF_ERROR(LoadNewSummaries());
+    return range_;
+  }
+
   Result<uint64_t> LastBlockSeq() override {
     FL_RETURN_IF_ERROR(LoadNewSummaries());
     return summaries_.empty() ? uint64_t{0} : summaries_.back().seq;
@@ -448,6 +453,13 @@ class RocksReader final : public Reader {
                                   std::to_string(seq) + " is malformed");
       }
       summary.seq = seq;
+      if (summary.record_count > 0) {
+        range_.min_ts_ns = range_.records ? std::min(range_.min_ts_ns, summary.min_ts_ns)
+                                          : summary.min_ts_ns;
+        range_.max_ts_ns = range_.records ? std::max(range_.max_ts_ns, summary.max_ts_ns)
+                                          : summary.max_ts_ns;
+        range_.records = true;
+      }
       summaries_.push_back(std::move(summary));
     }
     return internal::FromRocks(it->status(), "reading block summaries of " + rocks_->dir());
@@ -540,6 +552,7 @@ class RocksReader final : public Reader {
   std::string secondary_dir_;
   std::unique_ptr<internal::RocksDb> rocks_;
   std::vector<BlockSummary> summaries_;  // every block, in seq order
+  EventTimeRange range_;                 // over summaries_
 };
 
 }  // namespace

@@ -85,7 +85,17 @@ class Reader {
   virtual Status ListDeadLetters(std::optional<RejectReason> reason, size_t limit,
                                  const std::function<bool(const DeadLetter&)>& emit) = 0;
 
+  // Everything stored, counted: reads every block summary and walks the
+  // store directory for its size. For the event-time span alone, TimeRange.
   virtual Result<StoreStats> Stats() = 0;
+
+  // The earliest and latest event time of the stored records, kept as block
+  // summaries load: cheap enough for every scan. `records` false when empty.
+  struct EventTimeRange {
+    bool records = false;
+    int64_t min_ts_ns = 0, max_ts_ns = 0;
+  };
+  virtual Result<EventTimeRange> TimeRange() = 0;
 
   // Every stored template, in id order.
   virtual Result<std::vector<StoredTemplate>> Templates() = 0;

@@ -15,6 +15,7 @@
 #include "sim/simulator.h"
 #include "tools/incident_commands.h"
 #include "tools/ingest_pipeline.h"
+#include "tools/simulate_command.h"
 #include "tools/internal/cli_util.h"
 
 namespace faultline::tools {
@@ -91,30 +92,13 @@ Result<Row> RunSimulated(const std::string& dir, const std::string& scenario, ui
                          const EvalFlags& flags) {
   std::error_code ec;
   std::filesystem::remove_all(dir, ec);
-  std::filesystem::create_directories(dir, ec);
-  if (ec) return Status::IOError("cannot create " + dir + ": " + ec.message());
   sim::SimOptions options;
   options.scenario = scenario;
   options.seed = seed;
   options.minutes = flags.minutes;
   options.rate = flags.rate;
+  FL_ASSIGN_OR_RETURN(sim::Truth truth, SimulateToDir(options, dir));
   const std::string path = dir + "/telemetry.jsonl";
-  std::unique_ptr<FILE, int (*)(FILE*)> file(std::fopen(path.c_str(), "wb"), &std::fclose);
-  if (!file) return Status::IOError("cannot write " + path);
-  FL_ASSIGN_OR_RETURN(sim::Truth truth, sim::Simulate(options, [&](const sim::SimLine& line) {
-                        std::fwrite(line.text.data(), 1, line.text.size(), file.get());
-                        std::fputc('\n', file.get());
-                      }));
-  if (std::fflush(file.get()) != 0) return Status::IOError("writing " + path + " failed");
-  file.reset();
-  {
-    std::unique_ptr<FILE, int (*)(FILE*)> tf(std::fopen((dir + "/truth.json").c_str(), "wb"),
-                                             &std::fclose);
-    const std::string json = truth.Json() + "\n";
-    if (!tf || std::fwrite(json.data(), 1, json.size(), tf.get()) != json.size()) {
-      return Status::IOError("cannot write " + dir + "/truth.json");
-    }
-  }
 
   IngestRequest request;
   request.db_dir = dir + "/db";
@@ -322,11 +306,8 @@ int RunEvalCommand(const std::string& db, const EvalFlags& flags) {
     IncidentFlags incident_flags;
     Result<std::shared_ptr<IncidentSession>> session = OpenIncidentSession(db, incident_flags);
     if (!session.ok()) return Fail(session.status());
-    const int64_t b = SessionBucket(session->get());
     for (const Case& c : *cases) {
-      const int64_t since = (c.at_ns - *window / 2) / b * b;
-      const int64_t until = (c.at_ns + *window / 2 + b - 1) / b * b;
-      Result<std::optional<Incident>> x = SessionExplain(session->get(), since, until);
+      Result<std::optional<Incident>> x = SessionExplain(session->get(), c.at_ns, *window);
       if (!x.ok()) return Fail(x.status().WithContext("case " + c.id));
       Row row;
       row.name = c.id;

@@ -32,6 +32,7 @@ struct IncidentSession {
 namespace {
 
 using correlate::Cause;
+using correlate::CauseLabel;
 using correlate::Finding;
 using correlate::Incident;
 using internal::Fail;
@@ -71,16 +72,11 @@ Status Load(Context* ctx, int64_t since_ns, int64_t until_ns, std::vector<Findin
 }
 
 int64_t DataEnd(storage::Reader* reader) {
-  Result<storage::StoreStats> stats = reader->Stats();
-  return stats.ok() && stats->records > 0 ? stats->max_ts_ns + 1 : NowNanos();
+  Result<storage::Reader::EventTimeRange> range = reader->TimeRange();
+  return range.ok() && range->records ? range->max_ts_ns + 1 : NowNanos();
 }
 
 std::string Clock(int64_t ns) { return FormatRfc3339(ns, 0); }
-
-std::string CauseLabel(const Cause& c) {
-  std::string family(correlate::FamilyName(c.family));
-  return family + (c.kind.empty() ? "" : " / " + c.kind);
-}
 
 std::string Percent(double share) {
   char buf[16];
@@ -191,6 +187,12 @@ Result<std::vector<Incident>> Incidents(Context* ctx, int64_t since_ns, int64_t 
         correlate::AddImpact(ctx->reader.get(), *ctx->classifier, ctx->bucket_ns, &x));
   }
   return incidents;
+}
+
+// `window` centred on `at`, widened to whole buckets.
+std::pair<int64_t, int64_t> CenteredWindow(int64_t at_ns, int64_t window_ns, int64_t bucket_ns) {
+  return {(at_ns - window_ns / 2) / bucket_ns * bucket_ns,
+          (at_ns + window_ns / 2 + bucket_ns - 1) / bucket_ns * bucket_ns};
 }
 
 // "What went wrong in [since, until)?": the findings with onset there,
@@ -395,9 +397,7 @@ int RunExplainCommand(const std::string& db, const IncidentFlags& flags) {
     if (!window.ok() || *window <= 0) {
       return Fail(Status::InvalidArgument("--window: expected a positive duration such as 10m"));
     }
-    const int64_t b = ctx.bucket_ns;
-    const int64_t since = (*at - *window / 2) / b * b;
-    const int64_t until = (*at + *window / 2 + b - 1) / b * b;
+    const auto [since, until] = CenteredWindow(*at, *window, ctx.bucket_ns);
     int64_t after = 0;
     if (!flags.after.empty()) {
       Result<int64_t> parsed = ParseDuration(flags.after);
@@ -610,22 +610,10 @@ Result<std::vector<Incident>> SessionIncidents(IncidentSession* session, int64_t
   return Incidents(session, since_ns, until_ns);
 }
 
-Result<std::optional<Incident>> SessionExplain(IncidentSession* session, int64_t since_ns,
-                                               int64_t until_ns) {
-  return ExplainWindow(session, since_ns, until_ns, 0);
-}
-
-Result<Incident> SessionFind(IncidentSession* session, const std::string& id) {
-  FL_ASSIGN_OR_RETURN(Incident x, FindIncident(session, id));
-  FL_RETURN_IF_ERROR(correlate::CollectEvidenceLines(session->reader.get(), &x));
-  return x;
-}
-
-storage::Reader* SessionReader(IncidentSession* session) { return session->reader.get(); }
-int64_t SessionBucket(const IncidentSession* session) { return session->bucket_ns; }
-
-std::string StatusPageMarkdown(const correlate::Incident& incident) {
-  return StatusMarkdown(incident);
+Result<std::optional<Incident>> SessionExplain(IncidentSession* session, int64_t at_ns,
+                                               int64_t window_ns) {
+  const auto [since, until] = CenteredWindow(at_ns, window_ns, session->bucket_ns);
+  return ExplainWindow(session, since, until, 0);
 }
 
 }  // namespace faultline::tools

@@ -17,10 +17,6 @@ namespace CLI {
 class App;
 }  // namespace CLI
 
-namespace faultline::storage {
-class Reader;
-}  // namespace faultline::storage
-
 namespace faultline::tools {
 
 struct IncidentFlags {
@@ -48,21 +44,16 @@ int RunStatusCommand(const std::string& db, const IncidentFlags& flags);
 CLI::App* AddReportCommand(CLI::App* app, IncidentFlags* flags);
 int RunReportCommand(const std::string& db, const IncidentFlags& flags);
 
-// The same answers for other commands (eval, report): a store opened once
-// (flags: config and history), then incidents over a range, "what went
-// wrong in [since, until)" (nullopt: nothing changed), or one incident by
-// id with its evidence lines.
+// The same answers for `faultline eval`: a store opened once (flags: config
+// and history), then incidents over a range as `incidents` gives them, or
+// "what went wrong within `window` around `at`" as `explain --at` answers
+// it (nullopt: nothing changed).
 struct IncidentSession;
 Result<std::shared_ptr<IncidentSession>> OpenIncidentSession(const std::string& db,
                                                              const IncidentFlags& flags);
 Result<std::vector<correlate::Incident>> SessionIncidents(IncidentSession* session,
                                                           int64_t since_ns, int64_t until_ns);
 Result<std::optional<correlate::Incident>> SessionExplain(IncidentSession* session,
-                                                          int64_t since_ns, int64_t until_ns);
-Result<correlate::Incident> SessionFind(IncidentSession* session, const std::string& id);
-storage::Reader* SessionReader(IncidentSession* session);
-int64_t SessionBucket(const IncidentSession* session);
-// `faultline status ID`'s markdown.
-std::string StatusPageMarkdown(const correlate::Incident& incident);
+                                                          int64_t at_ns, int64_t window_ns);
 
 }  // namespace faultline::tools

@@ -16,6 +16,7 @@ namespace faultline::tools {
 namespace {
 
 using correlate::Cause;
+using correlate::CauseLabel;
 using correlate::Finding;
 using correlate::Incident;
 
@@ -151,11 +152,6 @@ std::string JoinEsc(const std::vector<std::string>& items, const char* sep = ", 
   std::string out;
   for (size_t i = 0; i < items.size(); ++i) out += (i ? sep : "") + Esc(items[i]);
   return out.empty() ? "-" : out;
-}
-
-std::string CauseLabel(const Cause& c) {
-  std::string family(correlate::FamilyName(c.family));
-  return family + (c.kind.empty() ? "" : " / " + c.kind);
 }
 
 std::string SignalName(const Finding& f) {

@@ -48,6 +48,12 @@ CLI::App* AddSimulateCommand(CLI::App* app, SimulateFlags* flags) {
 
 namespace {
 
+Status CreateDir(const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  return ec ? Status::IOError("cannot create " + dir + ": " + ec.message()) : Status::Ok();
+}
+
 Status WriteTruth(const std::string& dir, const sim::Truth& truth) {
   const std::string path = dir + "/truth.json";
   std::unique_ptr<FILE, int (*)(FILE*)> file(std::fopen(path.c_str(), "wb"), &std::fclose);
@@ -99,8 +105,7 @@ int ProduceSimulation(const SimulateFlags& flags, const std::atomic<bool>& inter
   if (Status s = (*producer)->Flush(30'000); !s.ok()) return internal::Fail(s);
   const ingest::ProducerCounters counters = (*producer)->counters();
   if (!flags.out.empty()) {
-    std::error_code ec;
-    std::filesystem::create_directories(flags.out, ec);
+    if (Status s = CreateDir(flags.out); !s.ok()) return internal::Fail(s);
     if (Status s = WriteTruth(flags.out, *truth); !s.ok()) return internal::Fail(s);
   }
   const int64_t end_s = flags.options.start_ns / 1'000'000'000 + int64_t{flags.options.minutes} * 60;
@@ -113,6 +118,23 @@ int ProduceSimulation(const SimulateFlags& flags, const std::atomic<bool>& inter
 }
 
 }  // namespace
+
+Result<sim::Truth> SimulateToDir(const sim::SimOptions& options, const std::string& dir) {
+  FL_RETURN_IF_ERROR(CreateDir(dir));
+  const std::string path = dir + "/telemetry.jsonl";
+  std::unique_ptr<FILE, int (*)(FILE*)> file(std::fopen(path.c_str(), "wb"), &std::fclose);
+  if (!file) return Status::IOError("cannot write " + path);
+  bool ok = true;
+  FL_ASSIGN_OR_RETURN(sim::Truth truth, sim::Simulate(options, [&](const sim::SimLine& line) {
+                        ok = ok &&
+                             std::fwrite(line.text.data(), 1, line.text.size(), file.get()) ==
+                                 line.text.size() &&
+                             std::fputc('\n', file.get()) != EOF;
+                      }));
+  if (!ok || std::fflush(file.get()) != 0) return Status::IOError("writing " + path + " failed");
+  FL_RETURN_IF_ERROR(WriteTruth(dir, truth));
+  return truth;
+}
 
 int RunSimulateCommand(const SimulateFlags& flags, const std::atomic<bool>& interrupted) {
   if (flags.list) {
@@ -130,21 +152,9 @@ int RunSimulateCommand(const SimulateFlags& flags, const std::atomic<bool>& inte
   if (flags.out.empty()) {
     return internal::Fail(Status::InvalidArgument("give --out DIR or --brokers B --topic T (or --list)"));
   }
-  std::error_code ec;
-  std::filesystem::create_directories(flags.out, ec);
-  if (ec) return internal::Fail(Status::IOError("cannot create " + flags.out + ": " + ec.message()));
-  const std::string path = flags.out + "/telemetry.jsonl";
-  std::unique_ptr<FILE, int (*)(FILE*)> file(std::fopen(path.c_str(), "wb"), &std::fclose);
-  if (!file) return internal::Fail(Status::IOError("cannot write " + path));
-  bool ok = true;
-  Result<sim::Truth> truth = sim::Simulate(flags.options, [&](const sim::SimLine& line) {
-    ok = ok && std::fwrite(line.text.data(), 1, line.text.size(), file.get()) == line.text.size() &&
-         std::fputc('\n', file.get()) != EOF;
-  });
+  Result<sim::Truth> truth = SimulateToDir(flags.options, flags.out);
   if (!truth.ok()) return internal::Fail(truth.status());
-  if (!ok || std::fflush(file.get()) != 0) return internal::Fail(Status::IOError("writing " + path + " failed"));
-  const std::string truth_path = flags.out + "/truth.json";
-  if (Status s = WriteTruth(flags.out, *truth); !s.ok()) return internal::Fail(s);
+  const std::string path = flags.out + "/telemetry.jsonl", truth_path = flags.out + "/truth.json";
   std::fprintf(stderr, "%llu lines to %s; truth in %s\n",
                static_cast<unsigned long long>(truth->lines), path.c_str(), truth_path.c_str());
   return 0;

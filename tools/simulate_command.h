@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "core/status.h"
 #include "sim/simulator.h"
 
 namespace CLI {
@@ -24,6 +25,10 @@ struct SimulateFlags {
   double realtime = 0;         // with --brokers: event time this many times real time; 0 as fast as possible
   std::vector<std::string> properties;  // librdkafka properties, name=value
 };
+
+// Simulates into `dir` (created if missing): telemetry.jsonl, one line each,
+// and truth.json. Also `faultline eval`'s first step.
+Result<sim::Truth> SimulateToDir(const sim::SimOptions& options, const std::string& dir);
 
 CLI::App* AddSimulateCommand(CLI::App* app, SimulateFlags* flags);
 int RunSimulateCommand(const SimulateFlags& flags, const std::atomic<bool>& interrupted);

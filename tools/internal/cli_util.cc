@@ -83,10 +83,10 @@ Result<Window> ResolveWindow(storage::Reader* reader, const std::string& since,
   w.bucket_ns = bucket_ns;
   FL_RETURN_IF_ERROR(internal::ParseWindowFlags(since, until, zone, &w.since_ns, &w.until_ns));
   if (w.since_ns == INT64_MIN || w.until_ns == INT64_MAX) {
-    FL_ASSIGN_OR_RETURN(storage::StoreStats stats, reader->Stats());
-    if (stats.records == 0) return Status::NotFound("the store holds no records");
-    if (w.until_ns == INT64_MAX) w.until_ns = stats.max_ts_ns + 1;
-    if (w.since_ns == INT64_MIN) w.since_ns = std::max(stats.min_ts_ns, w.until_ns - default_span_ns);
+    FL_ASSIGN_OR_RETURN(storage::Reader::EventTimeRange range, reader->TimeRange());
+    if (!range.records) return Status::NotFound("the store holds no records");
+    if (w.until_ns == INT64_MAX) w.until_ns = range.max_ts_ns + 1;
+    if (w.since_ns == INT64_MIN) w.since_ns = std::max(range.min_ts_ns, w.until_ns - default_span_ns);
   }
   if (w.until_ns <= w.since_ns) return Status::InvalidArgument("--until must be after --since");
   auto floor_to = [&](int64_t t) {

@@ -303,6 +303,11 @@ TEST(StoreTest, StatsSummarizeTheStore) {
   EXPECT_GE(stats->blocks, 4u);
   EXPECT_GT(stats->raw_bytes, stats->stored_bytes);
   EXPECT_GT(stats->disk_bytes, stats->stored_bytes);
+  Result<Reader::EventTimeRange> range = reader->TimeRange();
+  ASSERT_TRUE(range.ok()) << range.status().ToString();
+  EXPECT_TRUE(range->records);
+  EXPECT_EQ(range->min_ts_ns, records.front().ts_ns);
+  EXPECT_EQ(range->max_ts_ns, records.back().ts_ns);
 }
 
 // Full-size blocks, flushed to SST files, read back through a secondary
